@@ -1,0 +1,315 @@
+#include "access/middleware.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <optional>
+
+#include "access/key_format.hpp"
+#include "common/error.hpp"
+#include "common/strings.hpp"
+#include "http/multipart.hpp"
+#include "http/response.hpp"
+#include "metrics/registry.hpp"
+#include "usage/ledger.hpp"
+
+namespace osprey::access {
+
+using http::Awaitable;
+using http::Context;
+using http::Next;
+using http::Response;
+
+namespace {
+
+bool is_deepstack_route(const Context& ctx) { return ctx.path.substr(0, 11) == "/v1/vision/"; }
+
+void set_header(std::vector<std::pair<std::string, std::string>>& headers, const std::string& k,
+                const std::string& v) {
+  for (auto& [name, value] : headers) {
+    if (str::iequals(name, k)) {
+      value = v;
+      return;
+    }
+  }
+  headers.emplace_back(k, v);
+}
+
+ApiError unauthorized(std::string msg) {
+  ApiError e(401, std::move(msg), "invalid_request_error", "invalid_api_key");
+  e.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return e;
+}
+
+std::string unique_request_token(const Context& ctx) {
+  // Redis keeps in-flight requests in a set, so the token must be unique
+  // across replicas even when the client reuses X-Request-Id.
+  static std::atomic<std::uint64_t> seq{0};
+  static const std::string process = generate_key_id().substr(4);
+  return ctx.request_id + "#" + process + "." + std::to_string(seq.fetch_add(1));
+}
+
+}  // namespace
+
+std::string presented_key(const Context& ctx) {
+  const auto& req = ctx.request;
+  if (auto auth = req[http::Field::authorization]; !auth.empty()) {
+    auto v = str::trim(auth);
+    if (v.size() > 7 && str::iequals(v.substr(0, 7), "bearer ")) return std::string(str::trim(v.substr(7)));
+  }
+  if (auto k = req["X-API-Key"]; !k.empty()) return std::string(str::trim(k));
+  if (is_deepstack_route(ctx)) {
+    auto ct = req[http::Field::content_type];
+    if (http::is_multipart_form(ct)) {
+      try {
+        auto form = http::parse_multipart(ct, req.body());
+        if (auto v = form.value("api_key")) return std::string(str::trim(*v));
+      } catch (const ApiError&) {
+        // A malformed form carries no usable key; the handler reports the
+        // form error to authenticated callers.
+      }
+    }
+  }
+  return {};
+}
+
+std::string requested_model(const Context& ctx) {
+  if (auto m = ctx.param("model"); !m.empty()) return std::string(m);
+  if (ctx.route && ctx.route->path.find("/models/{name}") != std::string::npos) {
+    if (auto m = ctx.param("name"); !m.empty()) return std::string(m);
+  }
+  if (auto m = ctx.query.get("model")) return *m;
+  const auto& req = ctx.request;
+  auto ct = req[http::Field::content_type];
+  if (req.body().empty()) return {};
+  if (http::is_multipart_form(ct)) {
+    try {
+      auto form = http::parse_multipart(ct, req.body());
+      if (auto v = form.value("model")) return *v;
+    } catch (const ApiError&) {
+    }
+    return {};
+  }
+  auto base = str::lower(str::trim(ct.substr(0, ct.find(';'))));
+  if (base == "application/json" || base.empty()) {
+    auto j = nlohmann::json::parse(req.body(), nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.contains("model") && j["model"].is_string()) return j["model"].get<std::string>();
+  }
+  return {};
+}
+
+http::Middleware ledger_middleware(AccessService& access, usage::Ledger& ledger) {
+  return [&access, &ledger](Context& ctx, const Next& next) -> Awaitable<Response> {
+    auto t0 = std::chrono::steady_clock::now();
+    std::optional<Response> res;
+    std::exception_ptr ep;
+    int status = 500;
+    try {
+      res = co_await next(ctx);
+      status = static_cast<int>(res->result_int());
+    } catch (const ApiError& e) {
+      ep = std::current_exception();
+      status = e.status();
+    } catch (...) {
+      ep = std::current_exception();
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (ctx.usage.cost_usd == 0) ctx.usage.cost_usd = access.cost_usd(ctx.usage);
+
+    usage::Record rec;
+    rec.ts_ms = usage::now_ms();
+    rec.request_id = ctx.request_id;
+    rec.key_id = ctx.principal ? ctx.principal->key_id : std::string();
+    rec.route = ctx.route ? ctx.route->path : std::string("(unmatched)");
+    rec.method = std::string(http::beast_http::to_string(ctx.request.method()));
+    rec.model = ctx.usage.model;
+    rec.status = status;
+    rec.latency_ms = secs * 1000.0;
+    rec.images = ctx.usage.images;
+    rec.prompt_tokens = ctx.usage.prompt_tokens;
+    rec.completion_tokens = ctx.usage.completion_tokens;
+    rec.cost_usd = ctx.usage.cost_usd;
+
+    auto& reg = metrics::Registry::global();
+    reg.counter("osprey_http_requests_total", "HTTP requests by route template, method and status",
+                {{"route", rec.route}, {"method", rec.method}, {"status", std::to_string(status)}})
+        .inc();
+    reg.histogram("osprey_http_request_duration_seconds", "HTTP request latency by route template",
+                  {{"route", rec.route}})
+        .observe(secs);
+
+    bool committed = true;
+    try {
+      co_await ledger.record(std::move(rec));
+    } catch (const std::exception& e) {
+      committed = false;
+      spdlog::error("request {}: usage ledger commit failed: {}", ctx.request_id, e.what());
+    }
+    if (!committed && !(ctx.stream && ctx.stream->started())) {
+      co_return http::error_response(
+          ctx, ApiError(503, "the usage ledger could not record this request; it was not completed, retry later",
+                        "server_error", "ledger_unavailable"));
+    }
+    if (ep) std::rethrow_exception(ep);
+    co_return std::move(*res);
+  };
+}
+
+http::Middleware auth_middleware(AccessService& access) {
+  return [&access](Context& ctx, const Next& next) -> Awaitable<Response> {
+    if (!ctx.route || ctx.route->scope.empty() || !access.auth_required()) co_return co_await next(ctx);
+
+    auto token = presented_key(ctx);
+    auto a = access.authenticate(token);
+    switch (a.result) {
+      case AccessService::AuthResult::missing:
+        co_return http::error_response(
+            ctx, unauthorized("You didn't provide an API key. Send it as 'Authorization: Bearer <key>' or "
+                              "'X-API-Key: <key>'."));
+      case AccessService::AuthResult::unknown:
+        co_return http::error_response(ctx, unauthorized("Incorrect API key provided."));
+      case AccessService::AuthResult::revoked:
+        co_return http::error_response(ctx, unauthorized("This API key has been revoked."));
+      case AccessService::AuthResult::ok: break;
+    }
+    const KeyRecord& key = *a.key;
+    access.remember_secret(key.id, token);
+
+    const auto& scope = ctx.route->scope;
+    if (scope != kAnyKeyScope && !key.has_scope(scope)) {
+      co_return http::error_response(
+          ctx, ApiError(403, "This API key does not have the '" + scope + "' scope needed for " +
+                                 std::string(ctx.path) + ".",
+                        "permission_error", "insufficient_scope"));
+    }
+    http::Principal p;
+    p.key_id = key.id;
+    p.key_name = key.name;
+    p.scopes = key.scopes;
+    if (key.scopes.count("admin"))
+      for (const auto& s : known_scopes()) p.scopes.insert(s);
+    p.allowed_models = key.models;
+    if (!p.allowed_models.empty()) {
+      auto model = requested_model(ctx);
+      if (!model.empty() && !p.may_use_model(model)) {
+        co_return http::error_response(
+            ctx, ApiError(403, "This API key may not use model '" + model + "'.", "permission_error",
+                          "model_not_allowed", "model"));
+      }
+    }
+    ctx.principal = std::move(p);
+    co_return co_await next(ctx);
+  };
+}
+
+namespace {
+
+// Frees the concurrency slot if the request's coroutine is destroyed
+// between admit and settle.
+struct SlotGuard {
+  Limiter& limiter;
+  const std::string& key_id;
+  const std::string& token;
+  bool settled = false;
+  ~SlotGuard() {
+    if (!settled) limiter.abandon(key_id, token);
+  }
+};
+
+std::string denial_message(LimitKind k, const Limits& l, const std::string& key_id, std::int64_t retry) {
+  std::string what;
+  switch (k) {
+    case LimitKind::requests: what = "requests per minute (limit " + std::to_string(l.rpm) + ")"; break;
+    case LimitKind::tokens: what = "tokens per minute (limit " + std::to_string(l.tpm) + ")"; break;
+    case LimitKind::images: what = "images per minute (limit " + std::to_string(l.ipm) + ")"; break;
+    case LimitKind::concurrency:
+      what = "concurrent requests (limit " + std::to_string(l.concurrency) + ")";
+      break;
+    case LimitKind::tokens_per_day:
+      what = "tokens per day (budget " + std::to_string(l.tokens_per_day) + ")";
+      break;
+    case LimitKind::usd_per_month: what = fmt::format("USD per month (budget ${:.2f})", l.usd_per_month); break;
+    case LimitKind::none: what = "limits"; break;
+  }
+  return "Rate limit reached for " + what + " on key " + key_id + ". Retry after " + std::to_string(retry) + " s.";
+}
+
+}  // namespace
+
+http::Middleware limits_middleware(AccessService& access) {
+  return [&access](Context& ctx, const Next& next) -> Awaitable<Response> {
+    if (!ctx.principal || ctx.principal->key_id.empty()) co_return co_await next(ctx);
+    auto key = access.find_by_id(ctx.principal->key_id);
+    if (!key || !key->limits.any()) co_return co_await next(ctx);
+    const Limits limits = key->limits;
+    const std::string key_id = key->id;
+    Checks checks;
+    if (ctx.route) {
+      checks.tokens = ctx.route->scope == "chat";
+      checks.images = ctx.route->scope == "detect";
+    }
+    const std::string token = unique_request_token(ctx);
+    auto& limiter = access.limiter();
+
+    Admission adm;
+    std::string failure;
+    try {
+      adm = co_await limiter.admit(key_id, limits, token, checks, access.now_ms());
+    } catch (const LimiterUnavailable& e) {
+      failure = e.what();
+    }
+    if (!failure.empty()) {
+      access.note_limiter_failure(failure);
+      if (access.fail_open()) co_return co_await next(ctx);
+      ApiError err(503, "Rate limiting is temporarily unavailable (the shared limit store cannot be reached); retry shortly.",
+                   "server_error", "limiter_unavailable");
+      err.headers.emplace_back("Retry-After", "1");
+      co_return http::error_response(ctx, err);
+    }
+    for (auto& [k, v] : rate_limit_headers(limits, adm.counters)) set_header(ctx.response_headers, k, v);
+
+    if (!adm.allowed) {
+      auto retry = retry_after_seconds(adm.denied_by, adm.counters.now_ms);
+      metrics::Registry::global()
+          .counter("osprey_rate_limited_total", "Requests refused with 429, by key and limit",
+                   {{"key", key_id}, {"kind", std::string(to_string(adm.denied_by))}})
+          .inc();
+      bool budget = adm.denied_by == LimitKind::tokens_per_day || adm.denied_by == LimitKind::usd_per_month;
+      ApiError err(429, denial_message(adm.denied_by, limits, key_id, retry),
+                   budget ? "insufficient_quota" : "rate_limit_error",
+                   budget ? "insufficient_quota" : "rate_limit_exceeded");
+      err.headers.emplace_back("Retry-After", std::to_string(retry));
+      co_return http::error_response(ctx, err);
+    }
+
+    SlotGuard guard{limiter, key_id, token};
+    std::optional<Response> res;
+    std::exception_ptr ep;
+    try {
+      res = co_await next(ctx);
+    } catch (...) {
+      ep = std::current_exception();
+    }
+    if (ctx.usage.cost_usd == 0) ctx.usage.cost_usd = access.cost_usd(ctx.usage);
+    Consumption used{ctx.usage.prompt_tokens + ctx.usage.completion_tokens, ctx.usage.images, ctx.usage.cost_usd};
+    try {
+      auto c = co_await limiter.settle(key_id, limits, token, used, access.now_ms());
+      guard.settled = true;
+      for (auto& [k, v] : rate_limit_headers(limits, c)) {
+        set_header(ctx.response_headers, k, v);
+        if (res) res->set(k, v);
+      }
+    } catch (const LimiterUnavailable& e) {
+      guard.settled = true;  // the lease expires on its own in Redis
+      access.note_limiter_failure(std::string("settle: ") + e.what());
+    }
+    if (ep) std::rethrow_exception(ep);
+    co_return std::move(*res);
+  };
+}
+
+std::vector<http::Middleware> make_access_middleware(AccessService& access, usage::Ledger& ledger) {
+  return {ledger_middleware(access, ledger), auth_middleware(access), limits_middleware(access)};
+}
+
+}  // namespace osprey::access

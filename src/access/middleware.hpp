@@ -1,0 +1,61 @@
+#pragma once
+// The access middleware: usage ledger, authentication, rate limits.
+//
+//   for (auto& mw : access::make_access_middleware(access, ledger)) router.use(mw);
+//
+// Install after the server's core middleware (request id, CORS, access log)
+// and before anything else. The three layers, outermost first:
+//
+//  1. ledger  Records EVERY request (also 401/403/429/404) in the usage
+//             ledger and co_awaits the commit before the response goes out;
+//             if the commit fails the client gets 503 instead of an answer
+//             that was not recorded. Also counts osprey_http_requests_total
+//             {route,method,status} and osprey_http_request_duration_seconds
+//             {route}. Computes ctx.usage.cost_usd from the price table.
+//  2. auth    For routes whose Route::scope is non-empty (and when
+//             access.auth_required): reads the key from
+//             `Authorization: Bearer`, `X-API-Key`, or on DeepStack routes
+//             (/v1/vision/...) the multipart form field `api_key`.
+//             No/unknown/revoked key -> 401 invalid_api_key; key without the
+//             route's scope, or naming a model it may not use (path
+//             {model}/{name}, query `model`, JSON or form field `model`)
+//             -> 403. Sets ctx.principal. Scope "key" (kAnyKeyScope) admits
+//             any valid key (GET /v1/usage). Admin implies every scope.
+//  3. limits  For authenticated keys with limits: admit (429 + Retry-After
+//             when over), x-ratelimit-* headers on every response, then
+//             settle tokens/images/cost from ctx.usage after the handler.
+//             When the shared limiter (Redis) is unreachable: 503
+//             limiter_unavailable, or no limits if access.redis_fail_open.
+//
+// Handlers must fill ctx.usage (model, images, prompt/completion tokens,
+// upstream_called). A handler that picks a default model itself should check
+// ctx.principal->may_use_model() (the middleware only sees models the request
+// names). Streaming handlers should send ctx.response_headers in their
+// begin() head.
+
+#include <string_view>
+#include <vector>
+
+#include "access/access_service.hpp"
+#include "http/router.hpp"
+
+namespace osprey::usage {
+class Ledger;
+}
+
+namespace osprey::access {
+
+inline constexpr std::string_view kAnyKeyScope = "key";
+
+std::vector<http::Middleware> make_access_middleware(AccessService& access, usage::Ledger& ledger);
+
+http::Middleware ledger_middleware(AccessService& access, usage::Ledger& ledger);
+http::Middleware auth_middleware(AccessService& access);
+http::Middleware limits_middleware(AccessService& access);
+
+// Exposed for tests: the key a request presents ("" when none), and the
+// model it names ("" when none).
+std::string presented_key(const http::Context& ctx);
+std::string requested_model(const http::Context& ctx);
+
+}  // namespace osprey::access

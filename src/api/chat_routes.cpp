@@ -1,0 +1,303 @@
+#include "api/chat_routes.hpp"
+
+#include <unordered_map>
+
+#include <boost/system/system_error.hpp>
+#include <nlohmann/json.hpp>
+
+#include "http/response.hpp"
+#include "metrics/registry.hpp"
+
+namespace osprey::api {
+
+using http::Awaitable;
+using http::Context;
+using http::Response;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::size_t kMaxChatBody = 16 * 1024 * 1024;  // images as data: URLs make big requests
+constexpr std::size_t kMaxEmbeddingsBody = 8 * 1024 * 1024;
+
+void count_tokens(const std::string& model, long prompt, long completion) {
+  // Series per model: only models the upstream accepted get here, so a
+  // client cannot create series with made-up names.
+  thread_local std::unordered_map<std::string, std::pair<metrics::Counter*, metrics::Counter*>> cache;
+  auto& c = cache[model];
+  if (!c.first) {
+    auto& reg = metrics::Registry::global();
+    c.first = &reg.counter("osprey_tokens_total", "Tokens through the gateway", {{"model", model}, {"kind", "prompt"}});
+    c.second = &reg.counter("osprey_tokens_total", "Tokens through the gateway", {{"model", model}, {"kind", "completion"}});
+  }
+  if (prompt > 0) c.first->inc(static_cast<double>(prompt));
+  if (completion > 0) c.second->inc(static_cast<double>(completion));
+}
+
+long as_long(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_number_integer() ? it->get<long>() : 0;
+}
+
+void record_usage(Context& ctx, const json& usage) {
+  if (!usage.is_object()) return;
+  ctx.usage.prompt_tokens = as_long(usage, "prompt_tokens");
+  ctx.usage.completion_tokens = as_long(usage, "completion_tokens");
+}
+
+// Validates the parts of the request the gateway relies on; returns the model.
+std::string require_model(Context& ctx, const json& req) {
+  if (!req.is_object()) throw bad_request("request body must be a JSON object");
+  auto it = req.find("model");
+  if (it == req.end() || it->is_null()) throw bad_request("you must provide a model parameter", "model", "missing_required_parameter");
+  if (!it->is_string() || it->get_ref<const std::string&>().empty()) throw bad_request("model must be a non-empty string", "model");
+  std::string model = it->get<std::string>();
+  if (ctx.principal && !ctx.principal->may_use_model(model)) {
+    throw ApiError(403, "this API key may not use model '" + model + "'", "permission_error", "model_not_allowed", "model");
+  }
+  ctx.usage.model = model;
+  return model;
+}
+
+// Parses the upstream's 2xx body; a body that is not JSON is the upstream's
+// fault, not the client's: 502.
+json parse_upstream(const gateway::UpstreamReply& r) {
+  auto j = json::parse(r.body, nullptr, false);
+  if (j.is_discarded()) throw ApiError(502, "upstream returned malformed JSON", "api_error", "upstream_invalid_response");
+  return j;
+}
+
+Response upstream_response(const Context& ctx, const gateway::UpstreamReply& r) {
+  return http::make_response(ctx, r.status, r.body, "application/json");
+}
+
+// Rough prompt size when the upstream never reported usage: characters of
+// the message texts / 4 (OpenAI's rule of thumb for English).
+long estimate_prompt_tokens(const json& req) {
+  std::size_t chars = 0;
+  if (auto m = req.find("messages"); m != req.end() && m->is_array()) {
+    for (const auto& msg : *m) {
+      if (!msg.is_object()) continue;
+      auto c = msg.find("content");
+      if (c == msg.end()) continue;
+      if (c->is_string()) chars += c->get_ref<const std::string&>().size();
+      else if (c->is_array())
+        for (const auto& part : *c)
+          if (part.is_object() && part.contains("text") && part["text"].is_string()) chars += part["text"].get_ref<const std::string&>().size();
+    }
+  }
+  return static_cast<long>((chars + 3) / 4);
+}
+
+std::string sse_error_event(const ApiError& e) {
+  json body = {{"error", {{"message", e.what()}, {"type", e.type()}, {"param", nullptr}, {"code", e.code().empty() ? json(nullptr) : json(e.code())}}}};
+  return "data: " + body.dump() + "\n\n";
+}
+
+Awaitable<Response> stream_chat(Context& ctx, gateway::Gateway& gw, json req) {
+  if (!ctx.stream) throw ApiError(400, "streaming is not available on this connection", "invalid_request_error", "stream_unsupported", "stream");
+  bool client_wants_usage = false;
+  if (auto so = req.find("stream_options"); so != req.end()) {
+    if (!so->is_object() && !so->is_null()) throw bad_request("stream_options must be an object", "stream_options");
+    if (so->is_object()) client_wants_usage = so->value("include_usage", false) == true;
+  }
+  req["stream_options"]["include_usage"] = true;  // so that we can always count tokens
+
+  struct State {
+    bool got_usage = false;
+    std::size_t content_chars = 0;  // what reached the client, for the estimate
+  } st;
+
+  gateway::StreamCallbacks cb;
+  cb.on_open = [&]() -> Awaitable<void> {
+    Response head{http::Status::ok, 11};
+    head.set(http::Field::content_type, "text/event-stream");
+    head.set(http::Field::cache_control, "no-cache");
+    head.set("X-Accel-Buffering", "no");
+    for (const auto& [k, v] : ctx.response_headers) head.set(k, v);
+    co_await ctx.stream->begin(std::move(head));
+  };
+  cb.on_event = [&](std::string_view data) -> Awaitable<void> {
+    auto chunk = json::parse(data, nullptr, false);
+    if (!chunk.is_discarded() && chunk.is_object()) {
+      auto u = chunk.find("usage");
+      bool usage_only = false;
+      if (u != chunk.end() && u->is_object()) {
+        record_usage(ctx, *u);
+        st.got_usage = true;
+        auto ch = chunk.find("choices");
+        usage_only = ch == chunk.end() || (ch->is_array() && ch->empty());
+      }
+      if (usage_only && !client_wants_usage) co_return;  // the client did not ask for it
+      if (auto ch = chunk.find("choices"); ch != chunk.end() && ch->is_array()) {
+        for (const auto& c : *ch) {
+          if (!c.is_object()) continue;
+          auto d = c.find("delta");
+          if (d == c.end() || !d->is_object()) continue;
+          if (auto t = d->find("content"); t != d->end() && t->is_string()) st.content_chars += t->get_ref<const std::string&>().size();
+          if (auto tc = d->find("tool_calls"); tc != d->end() && tc->is_array())
+            for (const auto& call : *tc)
+              if (call.is_object() && call.contains("function") && call["function"].is_object() &&
+                  call["function"].contains("arguments") && call["function"]["arguments"].is_string())
+                st.content_chars += call["function"]["arguments"].get_ref<const std::string&>().size();
+        }
+      }
+    }
+    std::string out;
+    out.reserve(data.size() + 8);
+    out.append("data: ").append(data).append("\n\n");
+    co_await ctx.stream->write(out);
+  };
+
+  // Usage for the ledger: the upstream's own figures when its usage chunk
+  // arrived; otherwise (stream cut short) an estimate of what was sent:
+  // completion = characters of content/tool-call deltas relayed / 4, prompt
+  // = message text / 4. Estimates are rough but never zero for a stream
+  // that produced output, so a client cannot get tokens for free by
+  // disconnecting early.
+  auto finish_usage = [&] {
+    if (!st.got_usage) {
+      ctx.usage.completion_tokens = static_cast<long>((st.content_chars + 3) / 4);
+      ctx.usage.prompt_tokens = estimate_prompt_tokens(req);
+    }
+    count_tokens(ctx.usage.model, ctx.usage.prompt_tokens, ctx.usage.completion_tokens);
+  };
+
+  ctx.usage.upstream_called = true;
+  gateway::StreamResult result;
+  bool client_gone = false;
+  try {
+    result = co_await gw.stream("/chat/completions", req.dump(), ctx.cancellation, cb);
+  } catch (const boost::system::system_error&) {
+    // The client went away while we wrote to it; the gateway already closed
+    // the upstream. Nothing more can be sent.
+    client_gone = true;
+  } catch (const ApiError& e) {
+    if (!ctx.stream->started()) throw;  // nothing sent yet: the router renders the error with its status
+    result.error = e;  // failed after the response began: the status cannot change any more
+  }
+  finish_usage();
+  if (client_gone) co_return Response{http::Status::ok, 11};
+  try {
+    if (result.error) {
+      co_await ctx.stream->write(sse_error_event(*result.error));
+    } else {
+      co_await ctx.stream->write("data: [DONE]\n\n");
+    }
+    co_await ctx.stream->end();
+  } catch (const boost::system::system_error&) {
+  }
+  co_return Response{http::Status::ok, 11};  // ignored: the stream already answered
+}
+
+Awaitable<Response> chat_completions(Context& ctx, gateway::Gateway& gw) {
+  json req = http::parse_json_body(ctx);
+  require_model(ctx, req);
+  bool stream = false;
+  if (auto s = req.find("stream"); s != req.end() && !s->is_null()) {
+    if (!s->is_boolean()) throw bad_request("stream must be a boolean", "stream");
+    stream = s->get<bool>();
+  }
+  if (stream) co_return co_await stream_chat(ctx, gw, std::move(req));
+  ctx.usage.upstream_called = true;
+  // The body goes upstream byte for byte as the client sent it.
+  auto reply = co_await gw.request_json(http::Verb::post, "/chat/completions", std::string(ctx.request.body()), ctx.cancellation);
+  auto j = parse_upstream(reply);
+  if (j.is_object() && j.contains("usage")) record_usage(ctx, j["usage"]);
+  count_tokens(ctx.usage.model, ctx.usage.prompt_tokens, ctx.usage.completion_tokens);
+  co_return upstream_response(ctx, reply);
+}
+
+Awaitable<Response> embeddings(Context& ctx, gateway::Gateway& gw) {
+  json req = http::parse_json_body(ctx);
+  require_model(ctx, req);
+  if (!req.contains("input")) throw bad_request("you must provide an input parameter", "input", "missing_required_parameter");
+  ctx.usage.upstream_called = true;
+  auto reply = co_await gw.request_json(http::Verb::post, "/embeddings", std::string(ctx.request.body()), ctx.cancellation);
+  auto j = parse_upstream(reply);
+  if (j.is_object() && j.contains("usage")) record_usage(ctx, j["usage"]);
+  count_tokens(ctx.usage.model, ctx.usage.prompt_tokens, 0);
+  co_return upstream_response(ctx, reply);
+}
+
+Awaitable<Response> list_models(Context& ctx, gateway::Gateway& gw) {
+  auto reply = co_await gw.models(ctx.cancellation);
+  auto j = parse_upstream(reply);
+  if (ctx.principal && !ctx.principal->allowed_models.empty() && j.is_object() && j.contains("data") && j["data"].is_array()) {
+    json kept = json::array();
+    for (auto& m : j["data"])
+      if (m.is_object() && m.contains("id") && m["id"].is_string() && ctx.principal->may_use_model(m["id"].get<std::string>()))
+        kept.push_back(m);
+    j["data"] = std::move(kept);
+    co_return http::json_response(ctx, 200, j);
+  }
+  co_return upstream_response(ctx, reply);
+}
+
+const std::vector<std::pair<std::string, std::string>> kUpstreamErrors = {
+    {"400", "Invalid request (missing model, bad JSON) or rejected by the upstream"},
+    {"401", "Missing/invalid Osprey key, or the upstream rejected the gateway's key"},
+    {"429", "Rate limited (Osprey quota or upstream; see Retry-After)"},
+    {"502", "Upstream unreachable or sent a malformed/oversized response"},
+    {"503", "No upstream API key configured, or upstream unavailable"},
+    {"504", "Upstream timed out"}};
+
+}  // namespace
+
+void add_chat_routes(http::Router& router, gateway::Gateway& gw) {
+  gateway::Gateway* g = &gw;
+  {
+    http::Route r;
+    r.method = http::Verb::post;
+    r.path = "/v1/chat/completions";
+    r.handler = [g](Context& ctx) { return chat_completions(ctx, *g); };
+    r.summary = "Chat completion (OpenAI-compatible, relayed to the upstream)";
+    r.tag = "OpenAI gateway";
+    r.description =
+        "Forwards the body unchanged to the upstream with the server's API key. `model` is required. With "
+        "`stream: true` the answer is Server-Sent Events relayed chunk by chunk and ending with `data: [DONE]`.";
+    r.request_body = {{"required", true},
+                      {"content", {{"application/json", {{"schema", {{"type", "object"}, {"required", {"model", "messages"}},
+                                                                     {"properties", {{"model", {{"type", "string"}}},
+                                                                                     {"messages", {{"type", "array"}}},
+                                                                                     {"stream", {{"type", "boolean"}}}}}}}}}}}};
+    r.responses = {{"200", "chat.completion object, or text/event-stream of chat.completion.chunk"}};
+    r.responses.insert(r.responses.end(), kUpstreamErrors.begin(), kUpstreamErrors.end());
+    r.response_schema = {{"type", "object"}, {"properties", {{"id", {{"type", "string"}}}, {"choices", {{"type", "array"}}}, {"usage", {{"type", "object"}}}}}};
+    r.scope = "chat";
+    r.max_body_bytes = kMaxChatBody;
+    r.streaming = true;
+    router.add(std::move(r));
+  }
+  {
+    http::Route r;
+    r.method = http::Verb::post;
+    r.path = "/v1/embeddings";
+    r.handler = [g](Context& ctx) { return embeddings(ctx, *g); };
+    r.summary = "Embeddings (OpenAI-compatible, relayed to the upstream)";
+    r.tag = "OpenAI gateway";
+    r.request_body = {{"required", true},
+                      {"content", {{"application/json", {{"schema", {{"type", "object"}, {"required", {"model", "input"}}}}}}}}};
+    r.responses = {{"200", "list of embeddings"}};
+    r.responses.insert(r.responses.end(), kUpstreamErrors.begin(), kUpstreamErrors.end());
+    r.response_schema = {{"type", "object"}, {"properties", {{"data", {{"type", "array"}}}, {"usage", {{"type", "object"}}}}}};
+    r.scope = "chat";
+    r.max_body_bytes = kMaxEmbeddingsBody;
+    router.add(std::move(r));
+  }
+  {
+    http::Route r;
+    r.method = http::Verb::get;
+    r.path = "/v1/models";
+    r.handler = [g](Context& ctx) { return list_models(ctx, *g); };
+    r.summary = "Models of the upstream (cached)";
+    r.tag = "OpenAI gateway";
+    r.responses = {{"200", "list of models"}};
+    r.responses.insert(r.responses.end(), kUpstreamErrors.begin(), kUpstreamErrors.end());
+    r.response_schema = {{"type", "object"}, {"properties", {{"object", {{"type", "string"}}}, {"data", {{"type", "array"}}}}}};
+    r.scope = "chat";
+    router.add(std::move(r));
+  }
+}
+
+}  // namespace osprey::api

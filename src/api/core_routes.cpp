@@ -1,0 +1,106 @@
+#include "api/core_routes.hpp"
+
+#include "api/openapi.hpp"
+#include "http/response.hpp"
+
+extern "C" {
+extern const char osprey_docs_bundle_js[], osprey_docs_bundle_js_end[];
+extern const char osprey_docs_css[], osprey_docs_css_end[];
+extern const char osprey_docs_index_html[], osprey_docs_index_html_end[];
+}
+
+namespace osprey::api {
+
+using http::Awaitable;
+using http::Context;
+using http::Response;
+using http::Verb;
+
+namespace {
+
+Response asset(const Context& ctx, const char* begin, const char* end, std::string_view type) {
+  auto res = http::make_response(ctx, 200, std::string(begin, end), type);
+  res.set(http::Field::cache_control, "public, max-age=3600");
+  return res;
+}
+
+nlohmann::json status_schema() {
+  return {{"type", "object"}, {"properties", {{"status", {{"type", "string"}}}}}};
+}
+
+}  // namespace
+
+void add_core_routes(http::Router& router, ServerState& state) {
+  auto ready = [&state](Context& ctx) -> Awaitable<Response> {
+    if (state.ready && !state.draining) co_return http::json_response(ctx, 200, {{"status", "ready"}});
+    auto res = http::json_response(ctx, 503, {{"status", state.draining ? "draining" : "starting"}});
+    res.set(http::Field::retry_after, "1");
+    co_return res;
+  };
+  router.add({.method = Verb::get,
+              .path = "/v2/health/live",
+              .handler = [](Context& ctx) -> Awaitable<Response> {
+                co_return http::json_response(ctx, 200, {{"status", "live"}});
+              },
+              .summary = "Liveness probe",
+              .tag = "Health",
+              .responses = {{"200", "The process is up"}},
+              .response_schema = status_schema()});
+  router.add({.method = Verb::get,
+              .path = "/v2/health/ready",
+              .handler = ready,
+              .summary = "Readiness probe",
+              .tag = "Health",
+              .description = "200 once startup (model loading, key store) has finished; 503 before, and while "
+                             "shutting down.",
+              .responses = {{"200", "Ready to serve"}, {"503", "Starting or draining"}},
+              .response_schema = status_schema()});
+  router.add({.method = Verb::get,
+              .path = "/healthz",
+              .handler = ready,
+              .summary = "Readiness probe (alias of /v2/health/ready)",
+              .tag = "Health",
+              .responses = {{"200", "Ready to serve"}, {"503", "Starting or draining"}},
+              .response_schema = status_schema()});
+  router.add({.method = Verb::get,
+              .path = "/v2",
+              .handler = [&state](Context& ctx) -> Awaitable<Response> {
+                co_return http::json_response(
+                    ctx, 200,
+                    {{"name", "osprey"},
+                     {"version", state.version},
+                     {"extensions", {"binary_tensor_data", "model_repository", "statistics"}}});
+              },
+              .summary = "Server metadata (KServe v2)",
+              .tag = "KServe v2",
+              .error_style = http::ErrorStyle::kserve});
+  router.add({.method = Verb::get,
+              .path = "/openapi.json",
+              .handler = [&router, &state](Context& ctx) -> Awaitable<Response> {
+                co_return http::json_response(ctx, 200, build_openapi(router.routes(), state.version));
+              },
+              .summary = "OpenAPI 3.1 document",
+              .tag = "Docs"});
+  router.add({.method = Verb::get,
+              .path = "/docs",
+              .handler = [](Context& ctx) -> Awaitable<Response> {
+                co_return asset(ctx, osprey_docs_index_html, osprey_docs_index_html_end, "text/html; charset=utf-8");
+              },
+              .summary = "Interactive API documentation",
+              .tag = "Docs"});
+  router.add({.method = Verb::get,
+              .path = "/docs/swagger-ui-bundle.js",
+              .handler = [](Context& ctx) -> Awaitable<Response> {
+                co_return asset(ctx, osprey_docs_bundle_js, osprey_docs_bundle_js_end,
+                                "application/javascript; charset=utf-8");
+              },
+              .hidden = true});
+  router.add({.method = Verb::get,
+              .path = "/docs/swagger-ui.css",
+              .handler = [](Context& ctx) -> Awaitable<Response> {
+                co_return asset(ctx, osprey_docs_css, osprey_docs_css_end, "text/css; charset=utf-8");
+              },
+              .hidden = true});
+}
+
+}  // namespace osprey::api

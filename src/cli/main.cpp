@@ -1,0 +1,38 @@
+// osprey: command-line entry point. Subcommands:
+//   serve    run the HTTP server (all settings: osprey serve --help)
+//   version  print the version
+// Further subcommands (detect, keys, secrets) are added by their areas.
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+#include "cli/app.hpp"
+#include "cli/commands.hpp"
+#include "config/loader.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Osprey: YOLO detection and an OpenAI-compatible gateway in one server"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every subcommand");
+
+  osprey::config::Loader loader;
+  auto* serve = app.add_subcommand("serve", "Run the HTTP server");
+  loader.add_options(*serve);
+  serve->callback([&] { std::exit(osprey::cli::run_serve(loader)); });
+
+  app.add_subcommand("version", "Print the version")->callback([] { std::puts("osprey 0.1.0"); });
+
+  osprey::cli::add_commands(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::cerr << "osprey: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,102 @@
+#pragma once
+// Config: every setting of `osprey serve`, resolved from four layers, each
+// overriding the one before:
+//
+//   built-in defaults  <  config file (TOML)  <  environment (OSPREY_*, and a
+//   .env file loaded if present, real environment winning)  <  command line
+//
+// Every setting is declared once in config/settings.cpp with its TOML key
+// (e.g. "server.port"), its environment name (OSPREY_PORT) and its flag
+// (--port); `osprey serve --help` lists them all. A value that does not parse
+// raises ConfigError naming the key and the layer it came from.
+//
+// Sections that are tables rather than scalars (model prices, per-model
+// config) are read by their owners from `file` (the parsed TOML), if any.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace osprey::config {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  int port = 8000;  // 0 = pick a free port
+  int threads = 0;  // I/O threads; 0 = number of cores
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_body_bytes = 1024 * 1024;          // default per-route cap
+  std::size_t max_upload_bytes = 32 * 1024 * 1024;   // image routes
+  int header_timeout_ms = 10'000;  // whole header must arrive in this time
+  int body_timeout_ms = 30'000;
+  int idle_timeout_ms = 60'000;    // keep-alive connection with no request
+  int shutdown_grace_ms = 10'000;  // in-flight requests get this long on SIGTERM
+  bool access_log = true;
+  std::vector<std::string> cors_origins;  // empty = CORS off; "*" = any
+  bool metrics_public = true;
+};
+
+struct InferenceConfig {
+  std::string models_dir = "models";
+  int workers = 0;             // inference threads; 0 = number of cores
+  int engine_threads = 0;      // intra-op threads per forward; 0 = auto
+  int max_batch = 1;           // dynamic batching for engines that support it
+  int batch_delay_us = 2000;   // max queue delay while forming a batch
+  int max_queue = 64;          // per model; beyond that requests get 503
+  std::int64_t max_image_pixels = 40'000'000;  // decompression-bomb guard
+  std::string default_model;   // used when a request names none
+};
+
+struct GatewayConfig {
+  std::string base_url = "https://api.openai.com/v1";
+  std::vector<std::string> api_keys;  // resolved secrets, never logged
+  std::string ca_file;                // extra CA bundle for the upstream
+  int connect_timeout_ms = 10'000;
+  int first_byte_timeout_ms = 120'000;
+  int idle_timeout_ms = 120'000;  // between stream chunks
+  int max_attempts = 3;
+  int retry_base_ms = 250;
+  int retry_max_total_ms = 30'000;
+  int models_cache_ms = 60'000;
+  std::size_t max_response_bytes = 64 * 1024 * 1024;
+  int pool_size = 64;  // idle keep-alive connections kept per upstream
+};
+
+struct AccessConfig {
+  bool auth_required = true;     // false: every route is public (development)
+  std::string redis_url;         // empty = limits in this process only
+  bool redis_fail_open = false;  // what to do when Redis is unreachable
+  std::string pepper;            // HMAC pepper for key hashes (secret)
+  std::string bootstrap_admin_key;  // OSPREY_ADMIN_KEY(_FILE): created at startup if absent
+};
+
+struct Config {
+  ServerConfig server;
+  InferenceConfig inference;
+  GatewayConfig gateway;
+  AccessConfig access;
+  std::string data_dir = "data";
+  std::string log_level = "info";
+  std::string log_file;
+  bool reload = false;
+  std::string config_file;  // path given with --config / OSPREY_CONFIG
+  std::string env_file = ".env";
+  std::string master_key;  // OSPREY_MASTER_KEY(_FILE): decrypts enc: values
+
+  // Model price table, USD per million tokens: model -> {input, output}.
+  struct Price {
+    double input_per_mtok = 0;
+    double output_per_mtok = 0;
+  };
+  std::map<std::string, Price, std::less<>> prices;
+};
+
+}  // namespace osprey::config

@@ -1,0 +1,77 @@
+#include "gateway/connection.hpp"
+
+namespace osprey::gateway {
+
+Connection::Connection(boost::asio::any_io_executor ex, boost::asio::ssl::context* tls_ctx) : executor(ex) {
+  if (tls_ctx) {
+    tls.emplace(ex, *tls_ctx);
+  } else {
+    plain.emplace(ex);
+  }
+}
+
+void Connection::close() {
+  boost::system::error_code ec;
+  auto& sock = tcp().socket();
+  if (sock.is_open()) {
+    sock.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+    sock.close(ec);
+  }
+}
+
+std::shared_ptr<Connection> ConnectionPool::take(const boost::asio::any_io_executor& ex) {
+  const auto now = std::chrono::steady_clock::now();
+  std::shared_ptr<Connection> found;
+  std::vector<std::shared_ptr<Connection>> stale;  // destroyed outside the lock
+  {
+    std::lock_guard lock(mu_);
+    // Newest first: the most recently used connection is the least likely
+    // to have been closed by the upstream.
+    for (auto it = idle_.end(); it != idle_.begin();) {
+      --it;
+      if ((*it)->executor != ex) continue;
+      if (now - (*it)->idle_since > max_idle_age_) {
+        stale.push_back(std::move(*it));
+        it = idle_.erase(it);
+        continue;
+      }
+      found = std::move(*it);
+      idle_.erase(it);
+      break;
+    }
+  }
+  for (auto& s : stale) s->close();
+  return found;
+}
+
+void ConnectionPool::give_back(std::shared_ptr<Connection> c) {
+  if (max_idle_ == 0) return;
+  c->idle_since = std::chrono::steady_clock::now();
+  std::shared_ptr<Connection> evicted;
+  {
+    std::lock_guard lock(mu_);
+    if (idle_.size() >= max_idle_) {
+      // Evict the oldest of the caller's own thread, so that closing it is
+      // safe; if there is none, keep what we have and drop this one.
+      for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+        if ((*it)->executor == c->executor) {
+          evicted = std::move(*it);
+          idle_.erase(it);
+          break;
+        }
+      }
+      if (!evicted) {
+        evicted = std::move(c);
+      }
+    }
+    if (c) idle_.push_back(std::move(c));
+  }
+  if (evicted) evicted->close();
+}
+
+std::size_t ConnectionPool::idle() const {
+  std::lock_guard lock(mu_);
+  return idle_.size();
+}
+
+}  // namespace osprey::gateway

@@ -1,0 +1,66 @@
+#pragma once
+// Connection and ConnectionPool: keep-alive sockets to the upstream.
+//
+// A Connection is a TCP stream, wrapped in TLS for https, bound to the
+// executor (I/O thread) that opened it: it is only ever used by coroutines on
+// that thread. The pool is shared by all threads (one mutex, held for a few
+// pointer moves); take() only hands out connections of the caller's own
+// executor, so no socket ever crosses threads. This is the "strand-free"
+// design: the gateway can be called from any of the server's io_contexts.
+//
+//   auto c = pool.take(ex);                  // nullptr: open a new one
+//   ... use it ...
+//   if (reusable) pool.give_back(std::move(c));
+//
+// The pool keeps at most `max_idle` idle connections (the oldest go first)
+// and drops one idle longer than `max_idle_age`, since upstreams close idle
+// keep-alive connections themselves after a while.
+
+#include <utility>
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+namespace osprey::gateway {
+
+struct Connection {
+  Connection(boost::asio::any_io_executor ex, boost::asio::ssl::context* tls_ctx);
+
+  boost::beast::tcp_stream& tcp() { return tls ? boost::beast::get_lowest_layer(*tls) : *plain; }
+  // Closes the socket now; a pending read or write completes with an error.
+  void close();
+
+  boost::asio::any_io_executor executor;
+  std::optional<boost::beast::tcp_stream> plain;
+  std::optional<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls;
+  boost::beast::flat_buffer buffer;
+  std::chrono::steady_clock::time_point idle_since{};
+  int uses = 0;
+};
+
+class ConnectionPool {
+ public:
+  ConnectionPool(std::size_t max_idle, std::chrono::milliseconds max_idle_age)
+      : max_idle_(max_idle), max_idle_age_(max_idle_age) {}
+
+  std::shared_ptr<Connection> take(const boost::asio::any_io_executor& ex);
+  void give_back(std::shared_ptr<Connection> c);
+  std::size_t idle() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::deque<std::shared_ptr<Connection>> idle_;  // oldest first
+  std::size_t max_idle_;
+  std::chrono::milliseconds max_idle_age_;
+};
+
+}  // namespace osprey::gateway

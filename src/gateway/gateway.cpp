@@ -1,0 +1,470 @@
+#include "gateway/gateway.hpp"
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <unordered_map>
+
+#include "common/log.hpp"
+#include "gateway/retry.hpp"
+#include "gateway/sse.hpp"
+#include "gateway/upstream_error.hpp"
+#include "metrics/registry.hpp"
+
+namespace osprey::gateway {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using asio::use_awaitable;
+using Clock = std::chrono::steady_clock;
+
+enum class Fail { none, unreachable, reset, timeout, too_large, invalid, cancelled };
+
+struct Gateway::Exchange {
+  // Request.
+  http::Verb verb = http::Verb::post;
+  std::string target;
+  const std::string* body = nullptr;
+  std::shared_ptr<http::Cancellation> cancel;
+  std::size_t key_index = 0;
+  // Result of the last attempt.
+  Fail fail = Fail::none;
+  std::string detail;  // what failed, for the error message (no secrets)
+  bool reused = false;
+  bool header_received = false;
+  bool opened = false;  // stream: on_open ran, bytes may have reached the client
+  bool done = false;
+  bool keep_alive = false;
+  unsigned status = 0;
+  std::string body_out, content_type, retry_after, retry_after_ms;
+  std::exception_ptr callback_error;
+
+  void reset() {
+    fail = Fail::none;
+    detail.clear();
+    reused = header_received = opened = done = keep_alive = false;
+    status = 0;
+    body_out.clear();
+    content_type.clear();
+    retry_after.clear();
+    retry_after_ms.clear();
+    callback_error = nullptr;
+  }
+};
+
+namespace {
+
+// --- metrics ---------------------------------------------------------------
+
+metrics::Counter& requests_total(const std::string& status) {
+  thread_local std::unordered_map<std::string, metrics::Counter*> cache;
+  auto& c = cache[status];
+  if (!c) c = &metrics::Registry::global().counter("osprey_upstream_requests_total", "Upstream HTTP requests by status ('error' when no response)", {{"status", status}});
+  return *c;
+}
+metrics::Counter& retries_total(const std::string& reason) {
+  return metrics::Registry::global().counter("osprey_upstream_retries_total", "Upstream requests retried, by reason", {{"reason", reason}});
+}
+metrics::Counter& errors_total(const std::string& kind) {
+  return metrics::Registry::global().counter("osprey_upstream_errors_total", "Upstream failures by kind", {{"kind", kind}});
+}
+metrics::Histogram& latency() {
+  static metrics::Histogram& h = metrics::Registry::global().histogram(
+      "osprey_upstream_latency_seconds", "Upstream request latency (to the end of the response)");
+  return h;
+}
+
+const char* fail_kind(Fail f) {
+  switch (f) {
+    case Fail::unreachable: return "unreachable";
+    case Fail::reset: return "reset";
+    case Fail::timeout: return "timeout";
+    case Fail::too_large: return "too_large";
+    case Fail::invalid: return "invalid_response";
+    case Fail::cancelled: return "cancelled";
+    default: return "none";
+  }
+}
+
+// Registers "close this connection if the client goes away" for the time
+// the connection is leased to this request. The flag makes the callback
+// harmless after the connection went back to the pool (the Cancellation
+// lives as long as the request, the lease does not).
+struct Lease {
+  std::shared_ptr<bool> active = std::make_shared<bool>(true);
+  ~Lease() { *active = false; }
+};
+
+void close_on_cancel(const std::shared_ptr<http::Cancellation>& cancel, const std::shared_ptr<Connection>& c,
+                     const Lease& lease) {
+  if (!cancel) return;
+  cancel->on_cancel([w = std::weak_ptr<Connection>(c), active = lease.active] {
+    if (!*active) return;
+    if (auto conn = w.lock()) conn->close();
+  });
+}
+
+void io_failure(Gateway::Exchange& x, const beast::error_code& ec, const char* what) {
+  if (x.cancel && x.cancel->cancelled()) {
+    x.fail = Fail::cancelled;
+  } else if (ec == beast::error::timeout) {
+    x.fail = Fail::timeout;
+  } else if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
+    x.fail = Fail::too_large;
+  } else if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() && ec != bhttp::error::end_of_stream &&
+             ec != bhttp::error::partial_message) {
+    x.fail = Fail::invalid;  // not HTTP
+  } else {
+    x.fail = Fail::reset;
+  }
+  x.detail = std::string(what) + ": " + ec.message();
+}
+}  // namespace
+
+Gateway::Gateway(config::GatewayConfig cfg)
+    : cfg_(std::move(cfg)),
+      url_(BaseUrl::parse(cfg_.base_url)),
+      keys_(cfg_.api_keys),
+      pool_(static_cast<std::size_t>(std::max(0, cfg_.pool_size)),
+            std::chrono::milliseconds(std::min(cfg_.idle_timeout_ms, 30'000))) {
+  for (const auto& k : cfg_.api_keys) log::register_secret(k);
+  if (url_.tls) {
+    tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+    tls_->set_default_verify_paths();
+    if (!cfg_.ca_file.empty()) tls_->load_verify_file(cfg_.ca_file);  // throws if unreadable: a config error
+    tls_->set_verify_mode(asio::ssl::verify_peer);
+    SSL_CTX_set_min_proto_version(tls_->native_handle(), TLS1_2_VERSION);
+  }
+}
+
+Gateway::~Gateway() = default;
+
+std::string Gateway::redact(std::string_view text) const {
+  std::string out(text);
+  for (const auto& k : keys_.keys()) {
+    if (k.size() < 6) continue;
+    for (auto pos = out.find(k); pos != std::string::npos; pos = out.find(k, pos)) out.replace(pos, k.size(), "[REDACTED]");
+  }
+  return out;
+}
+
+http::Awaitable<std::shared_ptr<Connection>> Gateway::connect(Exchange& x) {
+  auto ex = co_await asio::this_coro::executor;
+  if (auto c = pool_.take(ex)) {
+    x.reused = true;
+    co_return c;
+  }
+  auto c = std::make_shared<Connection>(ex, tls_.get());
+  beast::error_code ec;
+  asio::ip::tcp::resolver resolver(ex);
+  auto results = co_await resolver.async_resolve(url_.host, url_.port, asio::redirect_error(use_awaitable, ec));
+  if (ec) {
+    x.fail = Fail::unreachable;
+    x.detail = "cannot resolve " + url_.host + ": " + ec.message();
+    co_return nullptr;
+  }
+  Lease lease;
+  close_on_cancel(x.cancel, c, lease);
+  c->tcp().expires_after(std::chrono::milliseconds(cfg_.connect_timeout_ms));
+  co_await c->tcp().async_connect(results, asio::redirect_error(use_awaitable, ec));
+  if (!ec) {
+    c->tcp().socket().set_option(asio::ip::tcp::no_delay(true), ec);
+    ec = {};
+  }
+  if (!ec && c->tls) {
+    SSL* ssl = c->tls->native_handle();
+    if (url_.host_is_ip) {
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), url_.host.c_str());
+    } else {
+      SSL_set_tlsext_host_name(ssl, url_.host.c_str());  // SNI
+      SSL_set1_host(ssl, url_.host.c_str());             // certificate must name this host
+    }
+    co_await c->tls->async_handshake(asio::ssl::stream_base::client, asio::redirect_error(use_awaitable, ec));
+    if (ec && ec != beast::error::timeout && !(x.cancel && x.cancel->cancelled())) {
+      x.fail = Fail::unreachable;
+      x.detail = "TLS handshake with " + url_.host + " failed: " + ec.message();
+      co_return nullptr;
+    }
+  }
+  if (ec) {
+    if (x.cancel && x.cancel->cancelled()) {
+      x.fail = Fail::cancelled;
+    } else {
+      x.fail = ec == beast::error::timeout ? Fail::timeout : Fail::unreachable;
+      x.detail = "cannot connect to " + url_.host_header() + ": " + ec.message();
+    }
+    co_return nullptr;
+  }
+  co_return c;
+}
+
+template <class S>
+http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const StreamCallbacks* cb) {
+  bhttp::request<bhttp::string_body> req{x.verb, x.target, 11};
+  req.set(http::Field::host, url_.host_header());
+  req.set(http::Field::authorization, "Bearer " + keys_.key(x.key_index));
+  req.set(http::Field::user_agent, "osprey-gateway/0.1");
+  req.set(http::Field::accept, cb ? "text/event-stream" : "application/json");
+  if (x.body && (x.verb != http::Verb::get || !x.body->empty())) {
+    req.set(http::Field::content_type, "application/json");
+    req.body() = *x.body;
+  }
+  req.keep_alive(true);
+  req.prepare_payload();
+
+  beast::error_code ec;
+  c.tcp().expires_after(std::chrono::milliseconds(cfg_.first_byte_timeout_ms));
+  co_await bhttp::async_write(s, req, asio::redirect_error(use_awaitable, ec));
+  if (ec) co_return io_failure(x, ec, "sending the request");
+
+  bhttp::response_parser<bhttp::buffer_body> p;
+  p.header_limit(64 * 1024);
+  p.body_limit(cfg_.max_response_bytes);
+  co_await bhttp::async_read_header(s, c.buffer, p, asio::redirect_error(use_awaitable, ec));
+  if (ec) co_return io_failure(x, ec, "waiting for the response");
+  x.header_received = true;
+  {
+    const auto& h = p.get();
+    x.status = h.result_int();
+    x.content_type = std::string(h[http::Field::content_type]);
+    x.retry_after = std::string(h[http::Field::retry_after]);
+    x.retry_after_ms = std::string(h["retry-after-ms"]);
+  }
+  const bool relay = cb && x.status == 200;
+  if (relay) {
+    try {
+      co_await cb->on_open();
+    } catch (...) {
+      x.callback_error = std::current_exception();
+      c.close();
+      co_return;
+    }
+    x.opened = true;
+  }
+
+  SseParser sse(cfg_.max_response_bytes);
+  std::vector<SseEvent> events;
+  char buf[16 * 1024];
+  while (!p.is_done()) {
+    p.get().body().data = buf;
+    p.get().body().size = sizeof buf;
+    c.tcp().expires_after(std::chrono::milliseconds(cfg_.idle_timeout_ms));
+    co_await bhttp::async_read_some(s, c.buffer, p, asio::redirect_error(use_awaitable, ec));
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) co_return io_failure(x, ec, "reading the response");
+    const std::size_t n = sizeof buf - p.get().body().size;
+    if (n == 0) continue;
+    if (!relay) {
+      x.body_out.append(buf, n);  // bounded by body_limit
+      continue;
+    }
+    try {
+      sse.feed(std::string_view(buf, n), events);
+    } catch (const std::length_error&) {
+      x.fail = Fail::too_large;
+      x.detail = "an upstream SSE event exceeds gateway.max_response_bytes";
+      c.close();
+      co_return;
+    }
+    for (const auto& e : events) {
+      if (x.done) break;
+      if (e.data == "[DONE]") {
+        x.done = true;
+        break;
+      }
+      try {
+        co_await cb->on_event(e.data);
+      } catch (...) {
+        x.callback_error = std::current_exception();
+        c.close();
+        co_return;
+      }
+    }
+    events.clear();
+  }
+  if (relay) x.done = true;  // a clean end of body counts as the end of the stream
+  x.keep_alive = p.keep_alive();
+}
+
+http::Awaitable<void> Gateway::attempt(Exchange& x, const StreamCallbacks* cb) {
+  auto c = co_await connect(x);
+  if (!c) co_return;
+  Lease lease;
+  if (x.reused) close_on_cancel(x.cancel, c, lease);
+  if (x.cancel && x.cancel->cancelled()) {
+    x.fail = Fail::cancelled;
+    c->close();
+    co_return;
+  }
+  if (c->tls) {
+    co_await exchange(*c->tls, *c, x, cb);
+  } else {
+    co_await exchange(*c->plain, *c, x, cb);
+  }
+  if (x.fail == Fail::none && !x.callback_error && x.keep_alive && c->tcp().socket().is_open()) {
+    *lease.active = false;
+    pool_.give_back(std::move(c));
+  } else {
+    c->close();
+  }
+}
+
+ApiError Gateway::to_error(const Exchange& x) const {
+  switch (x.fail) {
+    case Fail::none:
+      return map_upstream_error(x.status, redact(x.body_out), x.retry_after);
+    case Fail::timeout:
+      return ApiError(504, "upstream timed out (" + x.detail + ")", "api_error", "upstream_timeout");
+    case Fail::too_large:
+      return ApiError(502, "upstream response exceeds the gateway limit of " + std::to_string(cfg_.max_response_bytes) + " bytes",
+                      "api_error", "upstream_response_too_large");
+    case Fail::invalid:
+      return ApiError(502, "upstream sent an invalid HTTP response (" + x.detail + ")", "api_error", "upstream_invalid_response");
+    case Fail::cancelled:
+      return ApiError(499, "client closed the request", "api_error", "client_closed_request");
+    case Fail::unreachable:
+    case Fail::reset:
+    default:
+      return ApiError(502, "upstream unreachable (" + x.detail + ")", "api_error", "upstream_unreachable");
+  }
+}
+
+http::Awaitable<void> Gateway::run(Exchange& x, const StreamCallbacks* cb) {
+  if (keys_.empty()) {
+    throw ApiError(503,
+                   "the gateway has no upstream API key: set OPENAI_API_KEY (or OPENAI_API_KEY_FILE, an entry in the "
+                   ".env file, or gateway.api_keys in the config file, optionally enc: sealed with `osprey secrets "
+                   "encrypt`) and restart",
+                   "api_error", "upstream_not_configured");
+  }
+  const auto started = Clock::now();
+  const auto deadline = started + std::chrono::milliseconds(cfg_.retry_max_total_ms);
+  const int max_attempts = std::max(1, cfg_.max_attempts);
+  bool stale_retry_used = false;
+  for (int attempt = 1;; ++attempt) {
+    x.reset();
+    x.key_index = keys_.pick();
+    const auto t0 = Clock::now();
+    co_await this->attempt(x, cb);
+    if (x.callback_error) std::rethrow_exception(x.callback_error);
+    if (x.fail == Fail::cancelled || (x.cancel && x.cancel->cancelled())) {
+      errors_total("cancelled").inc();
+      x.fail = Fail::cancelled;
+      throw to_error(x);
+    }
+    // An idle pooled connection the upstream had closed: try once more on a
+    // fresh one, without counting it as an attempt.
+    if (x.fail != Fail::none && x.reused && !x.header_received && !stale_retry_used) {
+      stale_retry_used = true;
+      --attempt;
+      continue;
+    }
+    latency().observe(std::chrono::duration<double>(Clock::now() - t0).count());
+    requests_total(x.fail == Fail::none ? std::to_string(x.status) : "error").inc();
+    if (x.opened) co_return;  // bytes went to the client: never retried
+    if (x.fail == Fail::none && x.status >= 200 && x.status < 300) co_return;
+
+    std::string reason;
+    if (x.fail == Fail::unreachable) reason = "connect";
+    else if (x.fail == Fail::timeout) reason = "timeout";
+    else if (x.fail == Fail::reset) reason = "reset";
+    else if (x.fail == Fail::none && x.status == 429) reason = "429";
+    else if (x.fail == Fail::none && x.status >= 500) reason = "5xx";
+    else if (x.fail == Fail::none && x.status == 401 && keys_.size() > 1) reason = "401";
+    errors_total(x.fail == Fail::none ? (x.status >= 500 ? "5xx" : x.status == 429 ? "429" : "4xx") : fail_kind(x.fail)).inc();
+    if (reason.empty() || attempt >= max_attempts) break;
+
+    auto hint = parse_retry_hint(x.retry_after, x.retry_after_ms);
+    std::chrono::milliseconds wait{0};
+    if ((x.status == 429 || x.status == 401) && keys_.size() > 1) {
+      // Failover: rest this key, the next attempt picks another one at once.
+      keys_.rest(x.key_index, x.status == 401 ? std::chrono::milliseconds(60'000) : hint.value_or(std::chrono::milliseconds(1000)));
+    } else {
+      wait = backoff_delay(attempt, std::chrono::milliseconds(cfg_.retry_base_ms), std::chrono::milliseconds(8000));
+      if (hint && *hint > wait) wait = *hint;
+    }
+    if (Clock::now() + wait > deadline) break;  // would overrun the total budget: answer now
+    retries_total(reason).inc();
+    spdlog::debug("upstream attempt {} failed ({}), retrying in {} ms", attempt,
+                  x.fail == Fail::none ? "HTTP " + std::to_string(x.status) : x.detail, wait.count());
+    if (wait.count() > 0) {
+      auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, wait);
+      Lease lease;
+      if (x.cancel) {
+        x.cancel->on_cancel([w = std::weak_ptr<asio::steady_timer>(timer), active = lease.active] {
+          if (!*active) return;
+          if (auto t = w.lock()) t->cancel();
+        });
+      }
+      beast::error_code ec;
+      co_await timer->async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+  }
+  throw to_error(x);
+}
+
+http::Awaitable<UpstreamReply> Gateway::request_json(http::Verb verb, std::string_view path, std::string body,
+                                                     std::shared_ptr<http::Cancellation> cancel) {
+  Exchange x;
+  x.verb = verb;
+  x.target = url_.target(path);
+  x.body = &body;
+  x.cancel = std::move(cancel);
+  co_await run(x, nullptr);
+  UpstreamReply r;
+  r.status = x.status;
+  r.content_type = std::move(x.content_type);
+  r.body = redact(x.body_out);
+  co_return r;
+}
+
+http::Awaitable<StreamResult> Gateway::stream(std::string_view path, std::string body,
+                                              std::shared_ptr<http::Cancellation> cancel, const StreamCallbacks& cb) {
+  Exchange x;
+  x.verb = http::Verb::post;
+  x.target = url_.target(path);
+  x.body = &body;
+  x.cancel = std::move(cancel);
+  co_await run(x, &cb);
+  StreamResult r;
+  if (!x.opened) {
+    // A 2xx other than 200 to a streaming request: nothing we can relay.
+    throw ApiError(502, "upstream answered HTTP " + std::to_string(x.status) + " to a streaming request", "api_error",
+                   "upstream_invalid_response");
+  }
+  r.done = x.done && x.fail == Fail::none;
+  if (x.fail != Fail::none) {
+    ApiError e = to_error(x);
+    r.error = ApiError(e.status(), "upstream stream interrupted: " + std::string(e.what()), "api_error",
+                       x.fail == Fail::timeout ? "upstream_timeout" : "upstream_stream_interrupted");
+  }
+  co_return r;
+}
+
+http::Awaitable<UpstreamReply> Gateway::models(std::shared_ptr<http::Cancellation> cancel) {
+  {
+    std::lock_guard lock(models_mu_);
+    if (models_cache_ && Clock::now() - models_cached_at_ < std::chrono::milliseconds(cfg_.models_cache_ms)) {
+      co_return *models_cache_;
+    }
+  }
+  auto r = co_await request_json(http::Verb::get, "/models", std::string(), std::move(cancel));
+  std::lock_guard lock(models_mu_);
+  models_cache_ = r;
+  models_cached_at_ = Clock::now();
+  co_return r;
+}
+
+}  // namespace osprey::gateway

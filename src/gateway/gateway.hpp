@@ -1,0 +1,126 @@
+#pragma once
+// Gateway: Osprey's client for an OpenAI-compatible upstream. It holds the
+// server-side API keys, a keep-alive connection pool, and the retry policy;
+// it turns every upstream failure into an OpenAI-shaped ApiError.
+//
+//   gateway::Gateway gw(cfg.gateway);            // once, at startup
+//   // in a handler (any I/O thread; see connection.hpp):
+//   auto reply = co_await gw.request_json(Verb::post, "/embeddings", body, ctx.cancellation);
+//   auto result = co_await gw.stream("/chat/completions", body, ctx.cancellation, callbacks);
+//
+// Requests: `path` is relative to GatewayConfig::base_url; the body is sent
+// as is with `Authorization: Bearer <server key>` (no header of the client
+// is ever forwarded).
+//
+// Retries (attempts bounded by max_attempts and the whole call by
+// retry_max_total_ms): connect failures, timeouts, 429 and 5xx, with
+// exponential backoff + full jitter from retry_base_ms, never shorter than the
+// upstream's Retry-After / retry-after-ms. With several keys, a 401 or 429
+// rests that key and the next attempt uses another at once. A stream is
+// never retried once its first byte went to the client.
+//
+// Timeouts: connect_timeout_ms (TCP + TLS handshake), first_byte_timeout_ms
+// (request sent -> response header), idle_timeout_ms (between body reads).
+// Bodies over max_response_bytes are refused (502).
+//
+// Cancellation: when ctx.cancellation fires (client gone), the upstream
+// socket is closed at once and the call ends with ApiError 499.
+//
+// Errors thrown (ApiError, OpenAI shape):
+//   upstream 4xx/5xx      same status; message/type/code/param from the
+//                         upstream's JSON error when it has one (secrets redacted)
+//   unreachable           502 api_error upstream_unreachable
+//   timeout               504 api_error upstream_timeout
+//   malformed / too large 502 api_error upstream_invalid_response / upstream_response_too_large
+//   no key configured     503 api_error upstream_not_configured
+
+#include <utility>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/ssl/context.hpp>
+
+#include "common/error.hpp"
+#include "config/config.hpp"
+#include "gateway/base_url.hpp"
+#include "gateway/connection.hpp"
+#include "gateway/key_ring.hpp"
+#include "http/context.hpp"
+#include "http/message.hpp"
+
+namespace osprey::gateway {
+
+struct UpstreamReply {
+  unsigned status = 0;
+  std::string body;          // validated JSON
+  std::string content_type;
+};
+
+// What stream() calls while relaying. on_open runs once, when the upstream
+// answered 200 (begin the client's response there); on_event once per SSE
+// event, in order, before the next byte is read from the upstream; an
+// exception from either (client gone) closes the upstream and propagates.
+struct StreamCallbacks {
+  std::function<http::Awaitable<void>()> on_open;
+  std::function<http::Awaitable<void>(std::string_view data)> on_event;
+};
+
+struct StreamResult {
+  bool done = false;                 // upstream sent [DONE] or ended cleanly
+  std::optional<ApiError> error;     // set when the stream broke after on_open
+};
+
+class Gateway {
+ public:
+  explicit Gateway(config::GatewayConfig cfg);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  const config::GatewayConfig& config() const { return cfg_; }
+  bool has_keys() const { return !keys_.empty(); }
+
+  http::Awaitable<UpstreamReply> request_json(http::Verb verb, std::string_view path, std::string body,
+                                              std::shared_ptr<http::Cancellation> cancel);
+
+  // Before on_open, failures throw ApiError like request_json (after
+  // retries). After it, they end the call with StreamResult::error set.
+  http::Awaitable<StreamResult> stream(std::string_view path, std::string body,
+                                       std::shared_ptr<http::Cancellation> cancel, const StreamCallbacks& cb);
+
+  // GET {base}/models, cached for models_cache_ms (per process).
+  http::Awaitable<UpstreamReply> models(std::shared_ptr<http::Cancellation> cancel);
+
+  // Replaces any configured key (or its enc: form) in `text` by [REDACTED].
+  std::string redact(std::string_view text) const;
+
+  std::size_t idle_connections() const { return pool_.idle(); }
+
+  struct Exchange;  // one attempt (gateway.cpp)
+
+ private:
+  http::Awaitable<std::shared_ptr<Connection>> connect(Exchange& x);
+  http::Awaitable<void> attempt(Exchange& x, const StreamCallbacks* cb);
+  template <class S>
+  http::Awaitable<void> exchange(S& s, Connection& c, Exchange& x, const StreamCallbacks* cb);
+  http::Awaitable<void> run(Exchange& x, const StreamCallbacks* cb);
+  ApiError to_error(const Exchange& x) const;
+
+  config::GatewayConfig cfg_;
+  BaseUrl url_;
+  std::unique_ptr<boost::asio::ssl::context> tls_;
+  KeyRing keys_;
+  ConnectionPool pool_;
+
+  std::mutex models_mu_;
+  std::optional<UpstreamReply> models_cache_;
+  std::chrono::steady_clock::time_point models_cached_at_{};
+};
+
+}  // namespace osprey::gateway

@@ -1,0 +1,38 @@
+#include "gateway/key_ring.hpp"
+
+namespace osprey::gateway {
+
+KeyRing::KeyRing(std::vector<std::string> keys)
+    : keys_(std::move(keys)), resting_until_(new std::atomic<long long>[keys_.empty() ? 1 : keys_.size()]) {
+  for (std::size_t i = 0; i < keys_.size(); ++i) resting_until_[i].store(0);
+}
+
+long long KeyRing::now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::size_t KeyRing::pick() {
+  const std::size_t n = keys_.size();
+  if (n <= 1) return 0;
+  const std::size_t start = next_.fetch_add(1, std::memory_order_relaxed);
+  const long long now = now_ms();
+  std::size_t best = start % n;
+  long long best_until = resting_until_[best].load(std::memory_order_relaxed);
+  for (std::size_t k = 0; k < n; ++k) {
+    std::size_t i = (start + k) % n;
+    long long until = resting_until_[i].load(std::memory_order_relaxed);
+    if (until <= now) return i;
+    if (until < best_until) {
+      best = i;
+      best_until = until;
+    }
+  }
+  return best;
+}
+
+void KeyRing::rest(std::size_t i, std::chrono::milliseconds d) {
+  if (i >= keys_.size()) return;
+  resting_until_[i].store(now_ms() + d.count(), std::memory_order_relaxed);
+}
+
+}  // namespace osprey::gateway

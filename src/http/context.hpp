@@ -1,0 +1,112 @@
+#pragma once
+// Context: everything a handler or middleware knows about one request.
+//
+// The server builds one Context per request, the router fills `params` and
+// `route`, middleware fills `auth` and adds `response_headers`, the handler
+// reads the request and may fill `usage` (what the ledger records). A
+// handler that streams (SSE) uses `stream`; see StreamSink below.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/message.hpp"
+#include "http/query.hpp"
+
+namespace osprey::http {
+
+struct Route;
+
+// A response sent piece by piece (Server-Sent Events). The handler calls
+// begin() once with the status and headers, then write() per chunk, then
+// end(). Each call completes when the bytes are handed to the kernel, so a
+// chunk reaches the client as soon as it is written. write() throws
+// boost::system::system_error when the client has gone away.
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  virtual Awaitable<void> begin(Response head) = 0;
+  virtual Awaitable<void> write(std::string_view chunk) = 0;
+  virtual Awaitable<void> end() = 0;
+  virtual bool started() const = 0;
+};
+
+// Who is calling, filled in by the auth middleware (access/). An empty
+// key_id means the route is public or auth is disabled.
+struct Principal {
+  std::string key_id;
+  std::string key_name;
+  std::set<std::string> scopes;
+  std::vector<std::string> allowed_models;  // empty: all models
+  bool has_scope(std::string_view s) const { return scopes.count(std::string(s)) > 0; }
+  bool may_use_model(std::string_view m) const {
+    if (allowed_models.empty()) return true;
+    for (const auto& a : allowed_models)
+      if (a == m) return true;
+    return false;
+  }
+};
+
+// What a request consumed; the handler fills it, the usage middleware records
+// it in the ledger and feeds it to budgets and metrics.
+struct Usage {
+  std::string model;
+  int images = 0;
+  long prompt_tokens = 0;
+  long completion_tokens = 0;
+  double cost_usd = 0.0;
+  bool upstream_called = false;
+};
+
+// Set when the client closed its connection before the response was sent;
+// long-running handlers (upstream calls) poll it or register a callback.
+class Cancellation {
+ public:
+  bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
+  void cancel() {
+    if (cancelled_.exchange(true)) return;
+    for (auto& fn : callbacks_) fn();
+  }
+  // Callbacks run on the connection's I/O thread, once.
+  void on_cancel(std::function<void()> fn) { callbacks_.push_back(std::move(fn)); }
+  void clear_callbacks() { callbacks_.clear(); }
+
+ private:
+  std::atomic<bool> cancelled_{false};
+  std::vector<std::function<void()>> callbacks_;
+};
+
+struct Context {
+  Request& request;
+  std::string_view path;  // target without the query string
+  Query query;
+  std::map<std::string, std::string, std::less<>> params;  // from the path template
+  const Route* route = nullptr;
+  std::string request_id;
+  std::string remote_address;
+  std::chrono::steady_clock::time_point started_at = std::chrono::steady_clock::now();
+  boost::asio::any_io_executor executor;  // the connection's I/O executor
+
+  std::optional<Principal> principal;
+  Usage usage;
+  // Headers every response to this request carries (rate limit headers, ...),
+  // also error responses rendered after the handler threw.
+  std::vector<std::pair<std::string, std::string>> response_headers;
+
+  StreamSink* stream = nullptr;
+  std::shared_ptr<Cancellation> cancellation = std::make_shared<Cancellation>();
+
+  std::string_view param(std::string_view name) const {
+    auto it = params.find(name);
+    return it == params.end() ? std::string_view{} : std::string_view(it->second);
+  }
+};
+
+}  // namespace osprey::http

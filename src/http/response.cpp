@@ -1,0 +1,68 @@
+#include "http/response.hpp"
+
+#include "common/log.hpp"
+#include "common/strings.hpp"
+
+namespace osprey::http {
+
+Response make_response(const Context& ctx, unsigned status, std::string body, std::string_view content_type) {
+  Response res{static_cast<Status>(status), ctx.request.version()};
+  res.set(Field::content_type, content_type);
+  for (const auto& [k, v] : ctx.response_headers) res.set(k, v);
+  res.keep_alive(ctx.request.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+Response json_response(const Context& ctx, unsigned status, const nlohmann::json& body) {
+  return make_response(ctx, status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                       "application/json");
+}
+
+nlohmann::json error_body(const ApiError& err, ErrorStyle style) {
+  // Messages may quote user input or upstream text: scrub secrets here too.
+  std::string message = log::redact(err.what());
+  if (style == ErrorStyle::kserve) return {{"error", message}};
+  nlohmann::json e = {{"message", message}, {"type", err.type()}};
+  e["param"] = err.param().empty() ? nlohmann::json(nullptr) : nlohmann::json(err.param());
+  e["code"] = err.code().empty() ? nlohmann::json(nullptr) : nlohmann::json(err.code());
+  return {{"error", e}};
+}
+
+Response error_response(const Context& ctx, const ApiError& err) {
+  auto style = ctx.route ? ctx.route->error_style : ErrorStyle::openai;
+  auto res = json_response(ctx, static_cast<unsigned>(err.status()), error_body(err, style));
+  for (const auto& [k, v] : err.headers) res.set(k, v);
+  return res;
+}
+
+Response error_response(const Request& req, const ApiError& err, ErrorStyle style) {
+  Response res{static_cast<Status>(err.status()), req.version()};
+  res.set(Field::content_type, "application/json");
+  for (const auto& [k, v] : err.headers) res.set(k, v);
+  res.keep_alive(req.keep_alive());
+  res.body() = error_body(err, style).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  res.prepare_payload();
+  return res;
+}
+
+nlohmann::json parse_json_body(const Context& ctx) {
+  auto ct = ctx.request[Field::content_type];
+  if (!ct.empty()) {
+    auto base = str::lower(str::trim(ct.substr(0, ct.find(';'))));
+    if (base != "application/json" && base.find("+json") == std::string::npos)
+      throw ApiError(415, "expected Content-Type application/json, got '" + std::string(ct) + "'",
+                     "invalid_request_error", "unsupported_media_type");
+  }
+  const auto& body = ctx.request.body();
+  if (body.empty()) throw bad_request("request body is empty; expected a JSON object", {}, "invalid_json");
+  try {
+    return nlohmann::json::parse(body);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw bad_request("request body is not valid JSON (at byte " + std::to_string(e.byte) + ")", {},
+                      "invalid_json");
+  }
+}
+
+}  // namespace osprey::http

@@ -1,0 +1,34 @@
+#pragma once
+// Helpers to build responses in the shapes Osprey uses everywhere.
+//
+//   return json_response(ctx, 200, body);
+//   return error_response(ctx, ApiError(404, "model 'x' not found"));
+//
+// error_response renders {"error":{"message","type","param","code"}} (the
+// OpenAI shape) or, for routes with ErrorStyle::kserve, {"error": message}.
+// Both copy ctx.response_headers onto the response and set keep-alive from
+// the request.
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+#include "http/context.hpp"
+#include "http/route.hpp"
+
+namespace osprey::http {
+
+Response make_response(const Context& ctx, unsigned status, std::string body, std::string_view content_type);
+Response json_response(const Context& ctx, unsigned status, const nlohmann::json& body);
+Response error_response(const Context& ctx, const ApiError& err);
+Response error_response(const Request& req, const ApiError& err, ErrorStyle style);
+
+nlohmann::json error_body(const ApiError& err, ErrorStyle style = ErrorStyle::openai);
+
+// Parses the request body as JSON; throws ApiError(400) with a message that
+// says where parsing failed, or ApiError(415) when the Content-Type is set
+// and is not JSON.
+nlohmann::json parse_json_body(const Context& ctx);
+
+}  // namespace osprey::http

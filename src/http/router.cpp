@@ -1,0 +1,177 @@
+#include "http/router.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <stdexcept>
+
+#include "common/log.hpp"
+#include "http/response.hpp"
+
+namespace osprey::http {
+
+// A trie over path segments. Each node keeps literal children, at most one
+// parameter child, and the routes that end here by method.
+struct Router::Node {
+  std::map<std::string, std::unique_ptr<Node>, std::less<>> literals;
+  std::unique_ptr<Node> param;
+  std::string param_name;
+  std::map<Verb, std::size_t> methods;  // index into routes_
+};
+
+namespace {
+
+std::vector<std::string_view> segments(std::string_view path) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  while (i < path.size()) {
+    while (i < path.size() && path[i] == '/') ++i;
+    if (i >= path.size()) break;
+    auto j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    out.push_back(path.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+bool is_param(std::string_view seg) { return seg.size() > 2 && seg.front() == '{' && seg.back() == '}'; }
+
+}  // namespace
+
+Router::Router() : root_(std::make_unique<Node>()) {}
+Router::~Router() = default;
+
+void Router::add(Route route) {
+  if (route.path.empty() || route.path.front() != '/')
+    throw std::invalid_argument("route path must start with '/': " + route.path);
+  if (!route.handler) throw std::invalid_argument("route without handler: " + route.path);
+  Node* node = root_.get();
+  for (auto seg : segments(route.path)) {
+    if (is_param(seg)) {
+      std::string name(seg.substr(1, seg.size() - 2));
+      if (!node->param) {
+        node->param = std::make_unique<Node>();
+        node->param_name = name;
+      } else if (node->param_name != name) {
+        throw std::invalid_argument("conflicting parameter names at " + route.path);
+      }
+      node = node->param.get();
+    } else {
+      if (seg.find_first_of("{}") != std::string_view::npos)
+        throw std::invalid_argument("malformed path segment in " + route.path);
+      auto& child = node->literals[std::string(seg)];
+      if (!child) child = std::make_unique<Node>();
+      node = child.get();
+    }
+  }
+  if (node->methods.count(route.method))
+    throw std::invalid_argument("duplicate route " + std::string(to_string(route.method)) + " " + route.path);
+  node->methods[route.method] = routes_.size();
+  routes_.push_back(std::move(route));
+}
+
+void Router::use(Middleware mw) { middleware_.push_back(std::move(mw)); }
+
+Match Router::match(Verb method, std::string_view path) const {
+  Match m;
+  auto segs = segments(path);
+  // Depth-first with backtracking so that a literal that leads nowhere still
+  // lets a parameter at the same depth match.
+  std::vector<std::pair<std::string, std::string>> params;
+  const Node* found = nullptr;
+  auto walk = [&](auto&& self, const Node* node, std::size_t i) -> bool {
+    if (i == segs.size()) {
+      if (node->methods.empty()) return false;
+      found = node;
+      return true;
+    }
+    if (auto it = node->literals.find(segs[i]); it != node->literals.end())
+      if (self(self, it->second.get(), i + 1)) return true;
+    if (node->param) {
+      params.emplace_back(node->param_name, std::string(segs[i]));
+      if (self(self, node->param.get(), i + 1)) return true;
+      params.pop_back();
+    }
+    return false;
+  };
+  if (!walk(walk, root_.get(), 0)) return m;
+  auto it = found->methods.find(method);
+  if (it == found->methods.end() && method == Verb::head) it = found->methods.find(Verb::get);
+  if (it == found->methods.end()) {
+    for (const auto& [verb, idx] : found->methods) {
+      if (!m.allow.empty()) m.allow += ", ";
+      m.allow += std::string(to_string(verb));
+    }
+    return m;
+  }
+  m.route = &routes_[it->second];
+  m.params = std::move(params);
+  return m;
+}
+
+Awaitable<Response> Router::run(Context& ctx, std::size_t index, const Handler& terminal) const {
+  if (index == middleware_.size()) co_return co_await terminal(ctx);
+  Next next = [this, index, &terminal](Context& c) { return run(c, index + 1, terminal); };
+  co_return co_await middleware_[index](ctx, next);
+}
+
+namespace {
+
+Response render_exception(const Context& ctx, std::exception_ptr ep) {
+  try {
+    std::rethrow_exception(ep);
+  } catch (const ApiError& e) {
+    return error_response(ctx, e);
+  } catch (const std::exception& e) {
+    spdlog::error("request {} {} failed: {}", ctx.request_id, std::string(ctx.path), e.what());
+    return error_response(ctx, server_error("internal server error (request id " + ctx.request_id + ")"));
+  } catch (...) {
+    spdlog::error("request {} {} failed with an unknown exception", ctx.request_id, std::string(ctx.path));
+    return error_response(ctx, server_error("internal server error (request id " + ctx.request_id + ")"));
+  }
+}
+
+}  // namespace
+
+Awaitable<Response> Router::dispatch(Context& ctx) const {
+  auto m = match(ctx.request.method(), ctx.path);
+  Handler terminal;
+  if (m.route) {
+    ctx.route = m.route;
+    for (auto& [k, v] : m.params) ctx.params.emplace(k, v);
+    // Handler exceptions become responses here, inside the chain, so that
+    // middleware (ledger, metrics, access log) sees the real status.
+    terminal = [route = m.route](Context& c) -> Awaitable<Response> {
+      std::exception_ptr ep;
+      try {
+        co_return co_await route->handler(c);
+      } catch (...) {
+        ep = std::current_exception();
+      }
+      co_return render_exception(c, ep);
+    };
+  } else if (!m.allow.empty()) {
+    terminal = [allow = m.allow](Context& c) -> Awaitable<Response> {
+      ApiError err(405, "method " + std::string(to_string(c.request.method())) + " not allowed on " +
+                            std::string(c.path) + " (allowed: " + allow + ")",
+                   "invalid_request_error", "method_not_allowed");
+      err.headers.emplace_back("Allow", allow);
+      co_return error_response(c, err);
+    };
+  } else {
+    terminal = [](Context& c) -> Awaitable<Response> {
+      co_return error_response(c, ApiError(404, "no route for " + std::string(c.path), "invalid_request_error",
+                                           "route_not_found"));
+    };
+  }
+  std::exception_ptr ep;
+  try {
+    co_return co_await run(ctx, 0, terminal);
+  } catch (...) {
+    ep = std::current_exception();
+  }
+  co_return render_exception(ctx, ep);
+}
+
+}  // namespace osprey::http

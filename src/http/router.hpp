@@ -1,0 +1,68 @@
+#pragma once
+// Router: matches (method, path) against the route table and runs the
+// middleware chain around the matched handler.
+//
+//   Router r;
+//   r.use(request_id_middleware());      // outermost first
+//   r.add(Route{...});
+//   Response res = co_await r.dispatch(ctx);  // never throws
+//
+// Matching is by path segments: a literal matches itself, `{name}` matches
+// any one non-empty segment and is stored in ctx.params. Literals win over
+// parameters at each segment. An unknown path gives 404, a known path with
+// another method gives 405 with an `Allow` header; both are JSON errors and
+// both still pass through the middleware chain (so they are logged and
+// counted). HEAD is served by the GET route when no HEAD route exists.
+//
+// The route table is immutable once serving starts; to change it (reload),
+// build a new Router and swap the shared_ptr the server holds.
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/route.hpp"
+
+namespace osprey::http {
+
+// Middleware: wraps the rest of the chain. Call `next(ctx)` to continue, or
+// return a response without calling it to short-circuit.
+using Next = std::function<Awaitable<Response>(Context&)>;
+using Middleware = std::function<Awaitable<Response>(Context&, const Next&)>;
+
+struct Match {
+  const Route* route = nullptr;
+  std::vector<std::pair<std::string, std::string>> params;
+  std::string allow;  // non-empty when the path matched but the method did not
+};
+
+class Router {
+ public:
+  Router();
+  ~Router();
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
+
+  // Throws std::invalid_argument on a malformed template or a duplicate.
+  void add(Route route);
+  void use(Middleware mw);
+
+  // Finds the route for a request; pure, used by dispatch and by the server
+  // to learn the per-route body limit before reading the body.
+  Match match(Verb method, std::string_view path) const;
+
+  // Runs middleware + handler. Exceptions are turned into JSON errors here.
+  Awaitable<Response> dispatch(Context& ctx) const;
+
+  const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  struct Node;
+  std::unique_ptr<Node> root_;
+  std::vector<Route> routes_;  // stable: reserved up front, see add()
+  std::vector<Middleware> middleware_;
+  Awaitable<Response> run(Context& ctx, std::size_t index, const Handler& terminal) const;
+};
+
+}  // namespace osprey::http

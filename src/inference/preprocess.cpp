@@ -1,0 +1,63 @@
+#include "inference/preprocess.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+#include <opencv2/dnn.hpp>
+#include <opencv2/imgproc.hpp>
+
+namespace osprey::inference {
+
+cv::Mat make_blob(const cv::Mat& bgr, const std::string& family, int width, int height, Letterbox* lb) {
+  Letterbox t;
+  t.orig_width = bgr.cols;
+  t.orig_height = bgr.rows;
+  cv::Mat blob;
+  if (family == "darknet") {
+    // Plain stretch; the YOLO layers report boxes normalised to the image, so
+    // the inverse transform is just "multiply by the original size".
+    blob = cv::dnn::blobFromImage(bgr, 1.0 / 255.0, cv::Size(width, height), cv::Scalar(), true, false);
+    t.scale = 1;
+  } else {
+    const bool yolox = family == "yolox";
+    if (!yolox && family != "yolov5" && family != "yolov8") {
+      throw std::invalid_argument("unknown model family: " + family);
+    }
+    float r = std::min(float(width) / bgr.cols, float(height) / bgr.rows);
+    int nw, nh;
+    float left, top;
+    if (yolox) {
+      // yolox/data/data_augment.py preproc: int(w*r), pasted at (0,0).
+      nw = int(bgr.cols * r);
+      nh = int(bgr.rows * r);
+      left = top = 0;
+    } else {
+      // ultralytics LetterBox: round(w*r), padding split in two halves with
+      // round(d-0.1) on the top/left.
+      nw = int(std::lround(bgr.cols * r));
+      nh = int(std::lround(bgr.rows * r));
+      float dw = (width - nw) / 2.0f, dh = (height - nh) / 2.0f;
+      left = std::lround(dw - 0.1f);
+      top = std::lround(dh - 0.1f);
+    }
+    nw = std::clamp(nw, 1, width);
+    nh = std::clamp(nh, 1, height);
+    cv::Mat canvas(height, width, CV_8UC3, cv::Scalar(114, 114, 114));
+    cv::Mat resized;
+    if (nw != bgr.cols || nh != bgr.rows) {
+      cv::resize(bgr, resized, cv::Size(nw, nh), 0, 0, cv::INTER_LINEAR);
+    } else {
+      resized = bgr;
+    }
+    int ix = std::clamp(int(left), 0, width - nw), iy = std::clamp(int(top), 0, height - nh);
+    resized.copyTo(canvas(cv::Rect(ix, iy, nw, nh)));
+    blob = cv::dnn::blobFromImage(canvas, yolox ? 1.0 : 1.0 / 255.0, cv::Size(), cv::Scalar(), !yolox, false);
+    t.scale = r;
+    t.pad_x = float(ix);
+    t.pad_y = float(iy);
+  }
+  if (lb) *lb = t;
+  return blob;
+}
+
+}  // namespace osprey::inference

@@ -1,0 +1,35 @@
+#include "inference/threads.hpp"
+
+#include <cstdlib>
+#include <unistd.h>
+
+#include <opencv2/core.hpp>
+#include <spdlog/spdlog.h>
+
+#include "inference/torch_engine.hpp"
+
+namespace osprey::inference {
+
+ThreadPlan plan_threads(int workers, int engine_threads) {
+  int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  ThreadPlan p;
+  p.workers = workers > 0 ? workers : cores;
+  p.engine_threads = engine_threads > 0 ? engine_threads : std::max(1, cores / p.workers);
+  return p;
+}
+
+void configure_engine_threads(int n) {
+  n = std::max(1, n);
+  cv::setNumThreads(n);
+  torch_set_threads(n);
+}
+
+void reexec_with_passive_openmp(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("OSPREY_NO_REEXEC")) return;
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  setenv("KMP_BLOCKTIME", "0", 0);  // the same for Intel's OpenMP, if present
+  execv("/proc/self/exe", argv);
+  spdlog::warn("inference: re-exec with OMP_WAIT_POLICY=PASSIVE failed; OpenMP threads may spin");
+}
+
+}  // namespace osprey::inference

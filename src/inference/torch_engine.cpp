@@ -1,0 +1,81 @@
+// The only file that includes torch headers (they double a file's compile time).
+#include "inference/torch_engine.hpp"
+
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+
+#include <ATen/Parallel.h>
+#include <torch/script.h>
+
+namespace osprey::inference {
+namespace {
+
+class TorchEngine final : public Engine {
+ public:
+  TorchEngine(const std::string& path, std::string* config_txt) {
+    try {
+      torch::jit::ExtraFilesMap extra{{"config.txt", ""}};
+      module_ = torch::jit::load(path, torch::kCPU, extra);
+      module_.eval();
+      if (config_txt) *config_txt = extra["config.txt"];
+    } catch (const c10::Error& e) {
+      throw std::runtime_error(std::string("torch::jit::load failed: ") + e.what_without_backtrace());
+    }
+  }
+
+  cv::Mat forward(const cv::Mat& blob) override {
+    if (blob.type() != CV_32F || !blob.isContinuous()) throw std::runtime_error("torch: blob must be continuous float");
+    std::vector<int64_t> shape(blob.size.p, blob.size.p + blob.dims);
+    try {
+      c10::InferenceMode guard;
+      // from_blob does not copy; the blob outlives the forward call.
+      at::Tensor in = torch::from_blob(const_cast<float*>(blob.ptr<float>()), shape, torch::kFloat32);
+      c10::IValue out = module_.forward({in});
+      at::Tensor t;
+      if (out.isTuple()) {
+        t = out.toTuple()->elements().at(0).toTensor();  // yolov5 export: (pred,)
+      } else if (out.isTensorList()) {
+        t = out.toTensorList().get(0);
+      } else if (out.isList()) {
+        t = out.toList().get(0).toTensor();
+      } else {
+        t = out.toTensor();  // v8/v11
+      }
+      t = t.to(torch::kFloat32).contiguous();
+      std::vector<int> sizes(t.sizes().begin(), t.sizes().end());
+      cv::Mat m(int(sizes.size()), sizes.data(), CV_32F);
+      std::memcpy(m.ptr<float>(), t.data_ptr<float>(), sizeof(float) * size_t(t.numel()));
+      return m;
+    } catch (const c10::Error& e) {
+      throw std::runtime_error(std::string("torch forward failed: ") + e.what_without_backtrace());
+    }
+  }
+
+ private:
+  torch::jit::Module module_;
+};
+
+}  // namespace
+
+bool torch_available() { return true; }
+
+std::unique_ptr<Engine> make_torch_engine(const std::string& path, std::string* config_txt) {
+  return std::make_unique<TorchEngine>(path, config_txt);
+}
+
+void torch_set_threads(int n) {
+  at::set_num_threads(std::max(1, n));
+  // Inter-op parallelism only helps graphs with parallel branches (fork/wait);
+  // a traced YOLO has none, and the pool's threads would only compete. It can
+  // be set once per process, before first use.
+  static std::once_flag once;
+  std::call_once(once, [] {
+    try {
+      at::set_num_interop_threads(1);
+    } catch (const std::exception&) {
+    }
+  });
+}
+
+}  // namespace osprey::inference

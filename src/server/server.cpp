@@ -1,0 +1,140 @@
+#include "server/server.hpp"
+
+#include <sched.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "server/worker.hpp"
+
+namespace osprey::server {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+int usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+  unsigned n = std::thread::hardware_concurrency();
+  return n ? static_cast<int>(n) : 1;
+}
+
+namespace {
+
+asio::awaitable<void> accept_loop(Server::Worker& w) {
+  for (;;) {
+    boost::system::error_code ec;
+    tcp::socket sock = co_await w.acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !w.acceptor.is_open()) co_return;
+      // EMFILE and friends: log, back off briefly, keep serving the rest.
+      spdlog::warn("accept failed: {}", ec.message());
+      asio::steady_timer t(w.ioc, std::chrono::milliseconds(50));
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    asio::co_spawn(w.ioc, run_session(std::move(sock), w), asio::detached);
+  }
+}
+
+void open_acceptor(tcp::acceptor& acc, const tcp::endpoint& ep) {
+  acc.open(ep.protocol());
+  acc.set_option(asio::socket_base::reuse_address(true));
+  int one = 1;
+  ::setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  acc.bind(ep);
+  acc.listen(asio::socket_base::max_listen_connections);
+}
+
+}  // namespace
+
+Server::Server(config::ServerConfig cfg, std::shared_ptr<const http::Router> router)
+    : cfg_(std::move(cfg)), shared_(std::make_shared<Shared>()) {
+  shared_->cfg = cfg_;
+  shared_->router = std::move(router);
+  shared_->connections = &connections_;
+  shared_->in_flight = &in_flight_;
+}
+
+Server::~Server() {
+  shutdown();
+  wait();
+}
+
+void Server::set_router(std::shared_ptr<const http::Router> router) {
+  std::lock_guard lock(shared_->router_mu);
+  shared_->router = std::move(router);
+}
+
+std::shared_ptr<const http::Router> Server::router() const { return shared_->current_router(); }
+
+void Server::start() {
+  int n = cfg_.threads > 0 ? cfg_.threads : usable_cores();
+  auto address = asio::ip::make_address(cfg_.host);
+  for (int i = 0; i < n; ++i) {
+    auto w = std::make_unique<Worker>();
+    w->shared = shared_;
+    tcp::endpoint ep(address, static_cast<unsigned short>(i == 0 ? cfg_.port : port_));
+    open_acceptor(w->acceptor, ep);
+    if (i == 0) port_ = w->acceptor.local_endpoint().port();
+    workers_.push_back(std::move(w));
+  }
+  for (auto& w : workers_) {
+    asio::co_spawn(w->ioc, accept_loop(*w), asio::detached);
+    threads_.emplace_back([wp = w.get()] {
+      try {
+        wp->ioc.run();
+      } catch (const std::exception& e) {
+        spdlog::critical("I/O thread stopped: {}", e.what());
+      }
+    });
+  }
+}
+
+void Server::shutdown() {
+  std::call_once(shutdown_once_, [this] {
+    if (workers_.empty()) return;
+    shared_->draining = true;
+    spdlog::info("shutting down: no new connections; {} request(s) in flight get up to {} ms",
+                 in_flight_.load(), cfg_.shutdown_grace_ms);
+    for (auto& w : workers_) {
+      asio::post(w->ioc, [wp = w.get(), this] {
+        boost::system::error_code ec;
+        wp->acceptor.close(ec);
+        // Idle keep-alive connections are closed now; busy ones close after
+        // their current response (session.cpp checks `draining`).
+        for (auto* c : wp->connections)
+          if (c->idle) c->stream->socket().close(ec);
+      });
+    }
+    // Hard deadline: whatever is still running after the grace period is cut.
+    deadline_ = std::thread([this, grace = cfg_.shutdown_grace_ms] {
+      auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace);
+      while (std::chrono::steady_clock::now() < until) {
+        if (connections_.load() == 0) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      if (connections_.load() > 0)
+        spdlog::warn("shutdown grace period over; closing {} connection(s)", connections_.load());
+      for (auto& w : workers_) w->ioc.stop();
+    });
+  });
+}
+
+void Server::wait() {
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+  if (deadline_.joinable()) deadline_.join();
+}
+
+}  // namespace osprey::server

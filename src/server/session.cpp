@@ -1,0 +1,257 @@
+// One connection: read a request, dispatch it through the router, write the
+// response, repeat while keep-alive holds. See server.hpp for the contract.
+
+#include <utility>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/error.hpp"
+#include "http/response.hpp"
+#include "server/stream_sink.hpp"
+#include "server/worker.hpp"
+
+namespace osprey::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using std::chrono::milliseconds;
+
+namespace {
+
+// Registers the connection with its worker for the life of the session and
+// keeps the process-wide counters straight.
+struct ConnectionGuard {
+  Server::Worker& w;
+  Connection conn;
+  std::list<Connection*>::iterator it;
+  ConnectionGuard(Server::Worker& worker, beast::tcp_stream& s) : w(worker) {
+    conn.stream = &s;
+    it = w.connections.insert(w.connections.end(), &conn);
+    w.shared->connections->fetch_add(1);
+  }
+  ~ConnectionGuard() {
+    w.connections.erase(it);
+    w.shared->connections->fetch_sub(1);
+  }
+};
+
+struct InFlightGuard {
+  std::atomic<std::size_t>& n;
+  explicit InFlightGuard(std::atomic<std::size_t>& c) : n(c) { n.fetch_add(1); }
+  ~InFlightGuard() { n.fetch_sub(1); }
+};
+
+// Answers a request that never reached the router (limits, timeouts, parse
+// errors) and closes the connection: after such an error the byte stream can
+// no longer be trusted to be in sync.
+asio::awaitable<void> reply_and_close(beast::tcp_stream& stream, unsigned version, const ApiError& err) {
+  http::Request req;
+  req.version(version ? version : 11);
+  req.keep_alive(false);
+  auto res = http::error_response(req, err, http::ErrorStyle::openai);
+  res.keep_alive(false);
+  stream.expires_after(std::chrono::seconds(5));
+  boost::system::error_code ec;
+  co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.close();
+}
+
+std::string make_request_id() {
+  // Unique per process run without a syscall: a random per-thread prefix
+  // plus a counter.
+  thread_local std::uint64_t prefix = [] {
+    std::uint64_t x = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    x ^= reinterpret_cast<std::uintptr_t>(&x);
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return x;
+  }();
+  thread_local std::uint64_t counter = 0;
+  char buf[40];
+  int n = std::snprintf(buf, sizeof buf, "%012llx%08llx", static_cast<unsigned long long>(prefix & 0xffffffffffffULL),
+                        static_cast<unsigned long long>(++counter));
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
+bool acceptable_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':')) return false;
+  return true;
+}
+
+// Watches a connection while a long handler runs, so that a client that hangs
+// up cancels the work (an upstream call) at once. Data that arrives instead
+// (a pipelined request) is kept in the buffer for the next read.
+asio::awaitable<void> watch_for_close(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                      std::shared_ptr<http::Cancellation> cancel, std::shared_ptr<bool> done,
+                                      std::shared_ptr<asio::steady_timer> notify) {
+  boost::system::error_code ec;
+  auto n = co_await stream.socket().async_read_some(buffer.prepare(16 * 1024),
+                                                    asio::redirect_error(asio::use_awaitable, ec));
+  if (!ec) buffer.commit(n);
+  if (ec && ec != asio::error::operation_aborted && !*done) cancel->cancel();
+  *done = true;
+  notify->cancel();
+}
+
+}  // namespace
+
+asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
+  auto& shared = *worker.shared;
+  const auto& cfg = shared.cfg;
+  boost::system::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  std::string remote;
+  if (auto ep = socket.remote_endpoint(ec); !ec) remote = ep.address().to_string();
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  ConnectionGuard guard(worker, stream);
+
+  for (;;) {
+    if (shared.draining) break;
+    // Idle: wait for the first byte of the next request (unless pipelined
+    // bytes are already buffered).
+    if (buffer.size() == 0) {
+      guard.conn.idle = true;
+      stream.expires_after(milliseconds(cfg.idle_timeout_ms));
+      auto n = co_await stream.async_read_some(buffer.prepare(16 * 1024), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;  // closed, idle timeout, or shutdown: nothing to answer
+      buffer.commit(n);
+    }
+    guard.conn.idle = false;
+
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
+    parser.body_limit(cfg.max_body_bytes);
+    stream.expires_after(milliseconds(cfg.header_timeout_ms));
+    co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == bhttp::error::header_limit)
+        co_await reply_and_close(stream, 11,
+                                 ApiError(431, "request header fields too large (limit " +
+                                                   std::to_string(cfg.max_header_bytes) + " bytes)",
+                                          "invalid_request_error", "header_too_large"));
+      else if (ec == beast::error::timeout)
+        co_await reply_and_close(stream, 11, ApiError(408, "request header not received in time",
+                                                      "invalid_request_error", "request_timeout"));
+      else if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
+               ec != asio::error::connection_reset && ec != asio::error::operation_aborted)
+        co_await reply_and_close(stream, 11, ApiError(400, "malformed HTTP request: " + ec.message(),
+                                                      "invalid_request_error", "bad_request"));
+      break;
+    }
+
+    auto& head = parser.get();
+    auto router = shared.current_router();
+    std::string_view target = head.target();
+    auto qpos = target.find('?');
+    std::string_view path = target.substr(0, qpos);
+    auto match = router->match(head.method(), path);
+    std::size_t limit = cfg.max_body_bytes;
+    if (match.route && match.route->max_body_bytes) limit = match.route->max_body_bytes;
+    parser.body_limit(limit);
+    if (auto cl = parser.content_length(); cl && *cl > limit) {
+      co_await reply_and_close(stream, head.version(),
+                               ApiError(413, "request body too large (" + std::to_string(*cl) + " bytes; limit " +
+                                                 std::to_string(limit) + " for this route)",
+                                        "invalid_request_error", "body_too_large"));
+      break;
+    }
+    if (!parser.is_done()) {
+      if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
+        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, head.version()};
+        stream.expires_after(milliseconds(cfg.body_timeout_ms));
+        co_await bhttp::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+      }
+      stream.expires_after(milliseconds(cfg.body_timeout_ms));
+      co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (ec == bhttp::error::body_limit)
+          co_await reply_and_close(stream, head.version(),
+                                   ApiError(413, "request body too large (limit " + std::to_string(limit) +
+                                                     " bytes for this route)",
+                                            "invalid_request_error", "body_too_large"));
+        else if (ec == beast::error::timeout)
+          co_await reply_and_close(stream, head.version(), ApiError(408, "request body not received in time",
+                                                                    "invalid_request_error", "request_timeout"));
+        else if (ec != asio::error::eof && ec != bhttp::error::partial_message &&
+                 ec != asio::error::connection_reset)
+          co_await reply_and_close(stream, head.version(), ApiError(400, "malformed request body: " + ec.message(),
+                                                                    "invalid_request_error", "bad_request"));
+        break;
+      }
+    }
+    stream.expires_never();
+
+    InFlightGuard in_flight(*shared.in_flight);
+    http::Request& req = parser.get();
+    http::Context ctx{req, path};
+    ctx.executor = co_await asio::this_coro::executor;
+    ctx.remote_address = remote;
+    auto incoming_id = req["x-request-id"];
+    ctx.request_id = acceptable_request_id(incoming_id) ? std::string(incoming_id) : make_request_id();
+    StreamSinkImpl sink(stream, req.version(), shared.draining);
+    sink.extra_headers = &ctx.response_headers;
+    ctx.stream = &sink;
+
+    http::Response res;
+    bool parsed_query = true;
+    try {
+      ctx.query = http::Query::parse(qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1));
+    } catch (const ApiError& e) {
+      parsed_query = false;
+      res = http::error_response(req, e, http::ErrorStyle::openai);
+    }
+    if (parsed_query) {
+      bool watch = match.route && match.route->streaming;
+      if (watch) {
+        auto done = std::make_shared<bool>(false);
+        auto notify = std::make_shared<asio::steady_timer>(stream.get_executor(), asio::steady_timer::time_point::max());
+        asio::co_spawn(stream.get_executor(), watch_for_close(stream, buffer, ctx.cancellation, done, notify),
+                       asio::detached);
+        res = co_await router->dispatch(ctx);
+        if (!*done) {
+          *done = true;
+          stream.socket().cancel(ec);  // ends the watcher's read
+          co_await notify->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+      } else {
+        res = co_await router->dispatch(ctx);
+      }
+    }
+    ctx.cancellation->clear_callbacks();
+
+    if (sink.started()) {
+      if (!sink.finished() || !sink.healthy() || shared.draining || !req.keep_alive()) break;
+      continue;
+    }
+    if (!res.has_content_length() && !res.chunked()) res.prepare_payload();
+    bool keep = req.keep_alive() && res.keep_alive() && !shared.draining;
+    res.keep_alive(keep);
+    if (req.method() == bhttp::verb::head) {
+      auto len = res.body().size();
+      res.body().clear();
+      res.content_length(len);
+    }
+    stream.expires_after(milliseconds(cfg.body_timeout_ms));
+    co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    stream.expires_never();
+    if (ec || !keep) break;
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.close();
+}
+
+}  // namespace osprey::server

@@ -1,0 +1,44 @@
+#pragma once
+// StreamSinkImpl: the server's http::StreamSink, writing a chunked
+// (Transfer-Encoding: chunked) response straight to the connection. Each
+// write() is one chunk and one socket write, so Server-Sent Events reach
+// the client as soon as the handler produces them. Internal to server/.
+
+#include <utility>
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include "http/context.hpp"
+
+namespace osprey::server {
+
+class StreamSinkImpl final : public http::StreamSink {
+ public:
+  StreamSinkImpl(boost::beast::tcp_stream& stream, unsigned version, const std::atomic<bool>& draining)
+      : stream_(stream), version_(version), draining_(draining) {}
+
+  http::Awaitable<void> begin(http::Response head) override;
+  http::Awaitable<void> write(std::string_view chunk) override;
+  http::Awaitable<void> end() override;
+  bool started() const override { return started_; }
+
+  bool finished() const { return finished_; }
+  // Headers every response carries (request id, rate limits): set by the
+  // session to the request's ctx.response_headers.
+  const std::vector<std::pair<std::string, std::string>>* extra_headers = nullptr;
+  bool healthy() const { return healthy_; }
+
+ private:
+  boost::beast::tcp_stream& stream_;
+  unsigned version_;
+  const std::atomic<bool>& draining_;
+  bool started_ = false;
+  bool finished_ = false;
+  bool healthy_ = true;
+};
+
+}  // namespace osprey::server

@@ -1,0 +1,158 @@
+#pragma once
+// Ledger: the usage record of every request, in SQLite (data_dir/usage.db),
+// written so that nothing acknowledged is ever lost.
+//
+//   usage::Ledger ledger(cfg.data_dir);
+//   co_await ledger.record(rec);   // returns once `rec` is durably committed
+//
+// Durability. One writer thread owns the write connection. record() queues
+// the record and suspends the caller; the writer takes EVERYTHING queued,
+// writes it in one transaction (group commit), commits, and only then
+// resumes the waiters. The database runs in WAL mode with synchronous=FULL:
+// every commit fsyncs the WAL, so an acknowledged record survives both a
+// process crash (kill -9) and a power loss. (WAL + synchronous=NORMAL would
+// survive kill -9 but could lose the last commits on power loss; since group
+// commit amortises one fsync over a whole batch, FULL costs little.) If a
+// commit fails, every waiter of that batch gets the exception: the server
+// then answers 503 rather than serving a request it could not record.
+//
+// Reads (usage queries, budget seeding) use a second connection on their
+// own thread; WAL lets them run while the writer commits. query() hops to
+// that thread so that I/O threads never block on SQLite.
+
+#include <utility>  // before any Boost.Asio header (g++ 12)
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "http/message.hpp"
+
+namespace osprey::usage {
+
+namespace sql {
+class Db;
+}
+
+struct Record {
+  std::int64_t ts_ms = 0;  // wall clock, ms since the epoch (UTC)
+  std::string request_id;
+  std::string key_id;  // empty: anonymous (public route or auth disabled)
+  std::string route;   // the route template, e.g. /v1/chat/completions
+  std::string method;
+  std::string model;
+  int status = 0;
+  double latency_ms = 0;
+  int images = 0;
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+  double cost_usd = 0;
+  std::int64_t seq = 0;  // row id, filled on reads
+};
+
+struct Totals {
+  std::int64_t requests = 0;
+  std::int64_t images = 0;
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+  double cost_usd = 0;
+  std::int64_t tokens() const { return prompt_tokens + completion_tokens; }
+};
+
+struct Filter {
+  std::string key_id;        // empty: every key
+  std::int64_t from_ms = 0;  // inclusive
+  std::int64_t to_ms = 0;    // exclusive; 0 = no upper bound
+};
+
+enum class GroupBy { day, model };
+
+struct Group {
+  std::string group;  // "2026-11-25" or the model name
+  Totals totals;
+};
+
+class Ledger {
+ public:
+  struct Options {
+    std::size_t max_batch = 4096;  // records per transaction at most
+    bool synchronous_full = true;  // see the header comment
+  };
+
+  // Creates data_dir if needed, opens data_dir/usage.db. Throws
+  // std::runtime_error when the database cannot be opened.
+  explicit Ledger(const std::string& data_dir, Options opts);
+  explicit Ledger(const std::string& data_dir) : Ledger(data_dir, Options{}) {}
+  // Commits what is queued, then stops the threads.
+  ~Ledger();
+  Ledger(const Ledger&) = delete;
+  Ledger& operator=(const Ledger&) = delete;
+
+  // Completes when `r` is committed; throws std::runtime_error if the
+  // commit failed.
+  http::Awaitable<void> record(Record r);
+  // Callback form (tests, non-coroutine callers): `done` runs on the writer
+  // thread after the commit, with a null exception_ptr on success.
+  void record(Record r, std::function<void(std::exception_ptr)> done);
+
+  // Blocking reads; thread-safe (serialised on the read connection). Prefer
+  // query() from I/O threads.
+  Totals totals(const Filter& f);
+  std::vector<Record> records(const Filter& f, int limit, std::int64_t before_seq = 0);
+  std::vector<Group> grouped(const Filter& f, GroupBy by);
+  std::map<std::string, Totals> totals_by_key(const Filter& f);
+
+  // Runs `fn(*this)` on the reader thread and returns its result.
+  template <class Fn>
+  auto query(Fn fn) -> http::Awaitable<decltype(fn(std::declval<Ledger&>()))> {
+    using T = decltype(fn(std::declval<Ledger&>()));
+    co_return co_await boost::asio::co_spawn(
+        reader_.get_executor(), [this, fn = std::move(fn)]() -> http::Awaitable<T> { co_return fn(*this); },
+        boost::asio::use_awaitable);
+  }
+
+  const std::string& path() const { return path_; }
+  std::uint64_t committed() const;  // records committed since open
+
+ private:
+  struct Pending {
+    Record record;
+    std::function<void(std::exception_ptr)> done;
+  };
+  void writer_loop();
+  void commit_batch(std::vector<Pending>& batch);
+
+  std::string path_;
+  Options opts_;
+  std::unique_ptr<sql::Db> write_db_;
+  std::unique_ptr<sql::Db> read_db_;
+  std::mutex read_mu_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  std::uint64_t committed_ = 0;
+  std::thread writer_;
+  boost::asio::thread_pool reader_{1};
+};
+
+// Start of the current UTC day / month for `now_ms`, in ms since the epoch.
+std::int64_t utc_day_start_ms(std::int64_t now_ms);
+std::int64_t utc_month_start_ms(std::int64_t now_ms);
+std::int64_t utc_next_month_start_ms(std::int64_t now_ms);
+std::int64_t now_ms();
+
+}  // namespace osprey::usage

@@ -1,0 +1,90 @@
+#pragma once
+// Thin RAII wrapper over the SQLite C API, shared by the usage ledger and the
+// key store (access/).
+//
+//   sql::Db db(path);                       // opens or creates, busy timeout set
+//   db.exec("PRAGMA journal_mode=WAL");
+//   sql::Stmt s(db, "SELECT n FROM t WHERE id = ?");
+//   s.bind(1, id);
+//   while (s.step()) use(s.int64(0));
+//
+// Every failure throws std::runtime_error with SQLite's message and the SQL.
+// A Db is not thread-safe: each thread that needs one opens its own.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace osprey::usage::sql {
+
+class Db {
+ public:
+  explicit Db(const std::string& path, bool read_only = false);
+  ~Db();
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+
+  void exec(const std::string& sql);
+  sqlite3* raw() const { return db_; }
+  const std::string& path() const { return path_; }
+  std::int64_t changes() const;
+  // PRAGMA data_version: changes when another connection commits.
+  std::int64_t data_version();
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::string path_;
+};
+
+class Stmt {
+ public:
+  Stmt(Db& db, std::string_view sql);
+  ~Stmt();
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  // Parameters are 1-based, as in SQLite.
+  void bind(int i, std::int64_t v);
+  void bind(int i, int v) { bind(i, static_cast<std::int64_t>(v)); }
+  void bind(int i, double v);
+  void bind(int i, std::string_view v);
+  void bind_blob(int i, std::string_view v);
+  void bind_null(int i);
+
+  // Returns true while a row is available; false when done.
+  bool step();
+  void reset();  // for reuse: clears bindings too
+
+  // Columns are 0-based.
+  std::int64_t int64(int col) const;
+  double real(int col) const;
+  std::string text(int col) const;
+  bool is_null(int col) const;
+
+ private:
+  Db& db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  std::string sql_;
+};
+
+// Runs `fn` inside BEGIN IMMEDIATE ... COMMIT, rolling back if it throws.
+template <class Fn>
+void transaction(Db& db, Fn&& fn) {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    fn();
+  } catch (...) {
+    try {
+      db.exec("ROLLBACK");
+    } catch (...) {
+    }
+    throw;
+  }
+  db.exec("COMMIT");
+}
+
+}  // namespace osprey::usage::sql
