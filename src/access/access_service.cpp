@@ -2,8 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/post.hpp>
 
 #include <cstring>
 
@@ -14,6 +13,7 @@
 #include "access/redis_client.hpp"
 #include "access/redis_limiter.hpp"
 #include "common/log.hpp"
+#include "usage/completion.hpp"
 #include "usage/ledger.hpp"
 
 namespace osprey::access {
@@ -197,15 +197,20 @@ void AccessService::note_limiter_failure(const std::string& what) {
 template <class Fn>
 auto AccessService::on_store(Fn fn, bool mutates) -> http::Awaitable<decltype(fn(std::declval<KeyStore&>()))> {
   using T = decltype(fn(std::declval<KeyStore&>()));
-  co_return co_await boost::asio::co_spawn(
-      store_pool_.get_executor(),
-      [this, mutates, fn = std::move(fn)]() -> http::Awaitable<T> {
+  // A plain function posted to the store thread, not a coroutine lambda:
+  // g++ 12 mis-destroys captures of coroutine lambdas handed to co_spawn.
+  co_return co_await usage::complete_from_thread<T>([this, mutates, fn = std::move(fn)](usage::Done<T> done) mutable {
+    boost::asio::post(store_pool_, [this, mutates, fn = std::move(fn), done = std::move(done)]() mutable {
+      try {
         std::lock_guard lock(store_mu_);
         T out = fn(*store_);
         if (mutates) reload_locked();
-        co_return out;
-      },
-      boost::asio::use_awaitable);
+        done(nullptr, std::move(out));
+      } catch (...) {
+        done(std::current_exception(), T{});
+      }
+    });
+  });
 }
 
 http::Awaitable<CreatedKey> AccessService::create_key(KeySpec spec) {

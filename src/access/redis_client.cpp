@@ -214,6 +214,7 @@ bool RedisClient::ensure_connected(std::string& err) {
     err = last_error_;
     disconnect();
     down_until_ms_ = steady_ms() + opts_.retry_ms;
+    was_down_ = true;
     return false;
   };
   if (!ctx_) return fail("out of memory");
@@ -240,7 +241,8 @@ bool RedisClient::ensure_connected(std::string& err) {
   if (ep_.db != 0) {
     if (auto e = simple({"SELECT", std::to_string(ep_.db)}); !e.empty()) return fail("SELECT failed: " + e);
   }
-  if (down_until_ms_ != 0) spdlog::info("redis: connected again to {}", ep_.describe());
+  if (was_down_) spdlog::info("redis: connected again to {}", ep_.describe());
+  was_down_ = false;
   down_until_ms_ = 0;
   return true;
 }

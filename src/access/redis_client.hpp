@@ -94,6 +94,7 @@ class RedisClient {
   Options opts_;
   redisContext* ctx_ = nullptr;
   std::int64_t down_until_ms_ = 0;
+  bool was_down_ = false;
   std::string last_error_;
 
   std::mutex mu_;

@@ -70,8 +70,8 @@ void add_deepstack_routes(http::Router& router, inference::ModelRegistry& reg, c
         // rather than by the router.
         std::optional<ApiError> error;
         try {
-          Prepared p =
-              co_await detection::run_on(reg.cpu_pool(), [&ctx, &reg, &cfg] { return prepare(ctx, reg, cfg); });
+          auto work = [&ctx, &reg, &cfg] { return prepare(ctx, reg, cfg); };
+          Prepared p = co_await detection::run_on(reg.cpu_pool(), std::move(work));
           ctx.usage.model = p.model.name;
           inference::DetectResult res = co_await reg.detect(p.model.name, p.image.bgr, p.options);
           ctx.usage.images = 1;

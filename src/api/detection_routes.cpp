@@ -328,20 +328,23 @@ void add_detection_routes(http::Router& router, inference::ModelRegistry& reg, c
       .method = http::Verb::post,
       .path = "/v1/detect",
       .handler = [&reg, &cfg](Context& ctx) -> Awaitable<Response> {
-        Prepared p = co_await detection::run_on(reg.cpu_pool(), [&ctx, &reg, &cfg] { return prepare(ctx, reg, cfg); });
+        // Lambdas are named before co_await throughout: see run_on.
+        auto parse = [&ctx, &reg, &cfg] { return prepare(ctx, reg, cfg); };
+        Prepared p = co_await detection::run_on(reg.cpu_pool(), std::move(parse));
         ctx.usage.model = p.model.name;
         inference::DetectResult res = co_await reg.detect(p.model.name, p.image.bgr, p.options);
         ctx.usage.images = 1;
         detection::to_original(res.detections, p.image);
         if (p.format == "json")
           co_return http::json_response(ctx, 200, detection::detect_json(p.model.name, p.image, res, p.decode_ms));
-        std::string bytes = co_await detection::run_on(reg.cpu_pool(), [&p, &res] {
+        auto draw = [&p, &res] {
           std::vector<vision::Annotation> boxes;
           for (const auto& d : res.detections)
             boxes.push_back({d.box.x1, d.box.y1, d.box.x2, d.box.y2, d.label, d.confidence, d.class_id});
           cv::Mat drawn = vision::annotate(p.image.bgr, boxes);
           return p.format == "png" ? vision::encode_png(drawn) : vision::encode_jpeg(drawn);
-        });
+        };
+        std::string bytes = co_await detection::run_on(reg.cpu_pool(), std::move(draw));
         Response r = http::make_response(ctx, 200, std::move(bytes), p.format == "png" ? "image/png" : "image/jpeg");
         r.set("X-Detections-Count", std::to_string(res.detections.size()));
         co_return r;

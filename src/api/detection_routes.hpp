@@ -54,12 +54,17 @@ namespace detection {
 // Runs `f` on `pool` and resumes the caller on its own executor with the
 // result (or the exception `f` threw). CPU-heavy work goes through this so
 // that it never runs on an I/O thread.
+//
+// CALLERS: pass a named lambda (`auto work = [...]{...};
+// co_await run_on(pool, std::move(work));`), never a lambda written inside
+// the co_await expression: g++ 12 destroys a closure temporary in a co_await
+// full-expression twice, double-freeing whatever it captured by value. The
+// task below is a named local for the same reason.
 template <class F>
 auto run_on(boost::asio::thread_pool& pool, F f) -> http::Awaitable<std::invoke_result_t<F&>> {
   using R = std::invoke_result_t<F&>;
-  co_return co_await boost::asio::co_spawn(
-      pool.get_executor(), [f = std::move(f)]() mutable -> http::Awaitable<R> { co_return f(); },
-      boost::asio::use_awaitable);
+  auto task = [f = std::move(f)]() mutable -> http::Awaitable<R> { co_return f(); };
+  co_return co_await boost::asio::co_spawn(pool.get_executor(), std::move(task), boost::asio::use_awaitable);
 }
 
 inline double ms_since(std::chrono::steady_clock::time_point t0) {

@@ -227,13 +227,15 @@ void add_kserve_routes(http::Router& router, inference::ModelRegistry& reg, cons
   auto infer = [&reg](Context& ctx) -> Awaitable<Response> {
     check_version(ctx);
     ModelInfo info = detection::resolve_model(reg, ctx, std::string(ctx.param("model")));
-    InferRequest req = co_await detection::run_on(reg.cpu_pool(), [&ctx, &info] { return parse_infer(ctx, info); });
+    // Lambdas are named before co_await: see detection::run_on.
+    auto parse = [&ctx, &info] { return parse_infer(ctx, info); };
+    InferRequest req = co_await detection::run_on(reg.cpu_pool(), std::move(parse));
     ctx.usage.model = info.name;
     const auto batch = req.input.shape.empty() ? 1 : req.input.shape[0];
     Tensor out = co_await reg.infer_raw(info.name, std::move(req.input));
     ctx.usage.images = static_cast<int>(std::max<std::int64_t>(1, batch));
-    co_return co_await detection::run_on(reg.cpu_pool(),
-                                         [&ctx, &req, &info, &out] { return infer_response(ctx, req, info, out); });
+    auto render = [&ctx, &req, &info, &out] { return infer_response(ctx, req, info, out); };
+    co_return co_await detection::run_on(reg.cpu_pool(), std::move(render));
   };
 
   nlohmann::json meta_schema = {{"type", "object"},

@@ -79,8 +79,9 @@ void add_model_routes(http::Router& router, inference::ModelRegistry& reg) {
                 }
                 std::string name(ctx.param("model"));
                 // load() blocks for the whole load (up to ~1 s): never on the I/O thread.
-                inference::ModelInfo info = co_await detection::run_on(
-                    reg.cpu_pool(), [&reg, name, overrides] { return reg.load(name, overrides); });
+                // Named, not a temporary inside co_await: see detection::run_on.
+                auto load = [&reg, name, overrides] { return reg.load(name, overrides); };
+                inference::ModelInfo info = co_await detection::run_on(reg.cpu_pool(), std::move(load));
                 if (info.state != "available")
                   throw ApiError(422, fmt::format("model '{}' failed to load: {}", name, info.reason),
                                  "invalid_request_error", "model_load_failed");
@@ -104,7 +105,8 @@ void add_model_routes(http::Router& router, inference::ModelRegistry& reg) {
               .handler = [&reg](Context& ctx) -> Awaitable<Response> {
                 std::string name(ctx.param("model"));
                 // unload() waits for in-flight requests: off the I/O thread.
-                bool removed = co_await detection::run_on(reg.cpu_pool(), [&reg, name] { return reg.unload(name); });
+                auto unload = [&reg, name] { return reg.unload(name); };
+                bool removed = co_await detection::run_on(reg.cpu_pool(), std::move(unload));
                 if (!removed) throw not_found(fmt::format("model '{}' not found", name), "model_not_found");
                 co_return http::json_response(ctx, 200, {{"id", name}, {"object", "model"}, {"deleted", true}});
               },

@@ -82,7 +82,8 @@ void Loader::add_options(CLI::App& app) {
     if (!s.default_text.empty()) help += " (default " + s.default_text + ")";
     auto& slot = cli_values_[s.flag];
     if (s.kind == Kind::boolean) {
-      app.add_flag(s.flag, slot, help);
+      // `--reload`, `--reload=false` and `--reload false` all work.
+      app.add_option(s.flag, slot, help)->expected(0, 1)->type_name("[BOOL]");
     } else {
       app.add_option(s.flag, slot, help);
     }

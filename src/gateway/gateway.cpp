@@ -285,7 +285,15 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
         break;
       }
       try {
-        co_await cb->on_event(e.data);
+        // An upstream may echo our key inside an event (an error chunk):
+        // scrub it like any other body. One memmem per key per event.
+        bool echoed = false;
+        for (const auto& k : keys_.keys()) echoed = echoed || (k.size() >= 6 && e.data.find(k) != std::string::npos);
+        if (echoed) {
+          co_await cb->on_event(redact(e.data));
+        } else {
+          co_await cb->on_event(e.data);
+        }
       } catch (...) {
         x.callback_error = std::current_exception();
         c.close();
@@ -301,8 +309,8 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
 http::Awaitable<void> Gateway::attempt(Exchange& x, const StreamCallbacks* cb) {
   auto c = co_await connect(x);
   if (!c) co_return;
-  Lease lease;
-  if (x.reused) close_on_cancel(x.cancel, c, lease);
+  Lease lease;  // for as long as this request holds the connection
+  close_on_cancel(x.cancel, c, lease);
   if (x.cancel && x.cancel->cancelled()) {
     x.fail = Fail::cancelled;
     c->close();

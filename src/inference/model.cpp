@@ -1,5 +1,6 @@
 #include "inference/model.hpp"
 
+#include <cctype>
 #include <cmath>
 #include <ctime>
 #include <opencv2/imgproc.hpp>
@@ -211,6 +212,11 @@ std::shared_ptr<Model> Model::load(const ModelSpec& spec, int instances) {
     m->pool_.clear();
     info.state = "unavailable";
     info.reason = e.what();
+    // OpenCV messages end in "\n> \n"-style continuation lines.
+    while (!info.reason.empty() && (std::isspace(static_cast<unsigned char>(info.reason.back())) ||
+                                    info.reason.back() == '>')) {
+      info.reason.pop_back();
+    }
     info.load_ms = ms_since(t0);
     info.loaded_at = iso_now();
     spdlog::warn("inference: {} unavailable ({} via {}): {}", info.name, info.format, info.engine, info.reason);

@@ -219,12 +219,14 @@ bool ModelRegistry::unload(std::string_view name) {
 boost::asio::awaitable<DetectResult> ModelRegistry::detect(std::string name, cv::Mat bgr, DetectOptions opts) {
   validate_options(opts);
   auto ticket = admit(name)->admit(cfg_.max_queue);
-  co_return co_await boost::asio::co_spawn(
-      workers_->get_executor(),
-      [ticket, bgr = std::move(bgr), opts = std::move(opts)]() -> boost::asio::awaitable<DetectResult> {
-        co_return ticket->model().detect(*ticket, bgr, opts);
-      },
-      boost::asio::use_awaitable);
+  // Named locals, not temporaries, inside co_await: g++ 12 destroys a
+  // temporary closure in a co_await full-expression twice.
+  auto work = [ticket, bgr = std::move(bgr), opts = std::move(opts)]() -> boost::asio::awaitable<DetectResult> {
+    co_return ticket->model().detect(*ticket, bgr, opts);
+  };
+  auto hop = boost::asio::co_spawn(workers_->get_executor(), std::move(work), boost::asio::use_awaitable);
+  DetectResult r = co_await std::move(hop);
+  co_return r;
 }
 
 DetectResult ModelRegistry::detect_sync(const std::string& name, const cv::Mat& bgr, const DetectOptions& opts) {
@@ -235,12 +237,12 @@ DetectResult ModelRegistry::detect_sync(const std::string& name, const cv::Mat& 
 
 boost::asio::awaitable<ModelRegistry::Tensor> ModelRegistry::infer_raw(std::string name, Tensor input) {
   auto ticket = admit(name)->admit(cfg_.max_queue);
-  co_return co_await boost::asio::co_spawn(
-      workers_->get_executor(),
-      [ticket, input = std::move(input)]() -> boost::asio::awaitable<Tensor> {
-        co_return ticket->model().infer_raw(*ticket, input);
-      },
-      boost::asio::use_awaitable);
+  auto work = [ticket, input = std::move(input)]() -> boost::asio::awaitable<Tensor> {
+    co_return ticket->model().infer_raw(*ticket, input);
+  };
+  auto hop = boost::asio::co_spawn(workers_->get_executor(), std::move(work), boost::asio::use_awaitable);
+  Tensor r = co_await std::move(hop);
+  co_return r;
 }
 
 ModelRegistry::Tensor ModelRegistry::infer_raw_sync(const std::string& name, Tensor input) {

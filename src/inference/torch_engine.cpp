@@ -27,6 +27,10 @@ class TorchEngine final : public Engine {
   cv::Mat forward(const cv::Mat& blob) override {
     if (blob.type() != CV_32F || !blob.isContinuous()) throw std::runtime_error("torch: blob must be continuous float");
     std::vector<int64_t> shape(blob.size.p, blob.size.p + blob.dims);
+    // oneDNN convolutions open OpenMP regions sized by this thread's own
+    // OpenMP setting, which ATen only aligns with at::set_num_threads() lazily
+    // (on the thread's first at::parallel_for): do it before the first forward.
+    at::internal::lazy_init_num_threads();
     try {
       c10::InferenceMode guard;
       // from_blob does not copy; the blob outlives the forward call.

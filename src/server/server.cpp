@@ -68,6 +68,7 @@ Server::Server(config::ServerConfig cfg, std::shared_ptr<const http::Router> rou
 Server::~Server() {
   shutdown();
   wait();
+  workers_.clear();  // while the counters the sessions touch are still alive
 }
 
 void Server::set_router(std::shared_ptr<const http::Router> router) {

@@ -11,6 +11,8 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include <limits>
+
 #include "common/error.hpp"
 #include "http/response.hpp"
 #include "server/stream_sink.hpp"
@@ -105,6 +107,39 @@ asio::awaitable<void> watch_for_close(beast::tcp_stream& stream, beast::flat_buf
   notify->cancel();
 }
 
+// A read deadline that, unlike beast::tcp_stream's own timeout, leaves the
+// socket open when it fires (it only cancels the pending read), so the
+// server can still answer 408 before closing.
+class ReadDeadline {
+ public:
+  explicit ReadDeadline(beast::tcp_stream& s) : stream_(s), timer_(s.get_executor()), state_(std::make_shared<State>()) {}
+  ~ReadDeadline() { ++state_->generation; }
+  void arm(milliseconds d) {
+    state_->expired = false;
+    timer_.expires_after(d);
+    timer_.async_wait([st = state_, gen = ++state_->generation, sock = &stream_.socket()](boost::system::error_code ec) {
+      if (ec || gen != st->generation) return;
+      st->expired = true;
+      boost::system::error_code ignored;
+      sock->cancel(ignored);
+    });
+  }
+  void disarm() {
+    ++state_->generation;
+    timer_.cancel();
+  }
+  bool expired() const { return state_->expired; }
+
+ private:
+  struct State {
+    std::uint64_t generation = 0;
+    bool expired = false;
+  };
+  beast::tcp_stream& stream_;
+  asio::steady_timer timer_;
+  std::shared_ptr<State> state_;
+};
+
 }  // namespace
 
 asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
@@ -117,6 +152,7 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   ConnectionGuard guard(worker, stream);
+  ReadDeadline deadline(stream);
 
   for (;;) {
     if (shared.draining) break;
@@ -124,8 +160,9 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
     // bytes are already buffered).
     if (buffer.size() == 0) {
       guard.conn.idle = true;
-      stream.expires_after(milliseconds(cfg.idle_timeout_ms));
+      deadline.arm(milliseconds(cfg.idle_timeout_ms));
       auto n = co_await stream.async_read_some(buffer.prepare(16 * 1024), asio::redirect_error(asio::use_awaitable, ec));
+      deadline.disarm();
       if (ec) break;  // closed, idle timeout, or shutdown: nothing to answer
       buffer.commit(n);
     }
@@ -133,9 +170,12 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
 
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
-    parser.body_limit(cfg.max_body_bytes);
-    stream.expires_after(milliseconds(cfg.header_timeout_ms));
+    // The body cap depends on the route, known only once the header is in.
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // not boost::none: Beast 1.74 compares it as "exceeded"
+    deadline.arm(milliseconds(cfg.header_timeout_ms));
     co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    deadline.disarm();
+    if (ec && deadline.expired()) ec = beast::error::timeout;
     if (ec) {
       if (ec == bhttp::error::header_limit)
         co_await reply_and_close(stream, 11,
@@ -173,10 +213,13 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
         bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, head.version()};
         stream.expires_after(milliseconds(cfg.body_timeout_ms));
         co_await bhttp::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
+        stream.expires_never();
         if (ec) break;
       }
-      stream.expires_after(milliseconds(cfg.body_timeout_ms));
+      deadline.arm(milliseconds(cfg.body_timeout_ms));
       co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      deadline.disarm();
+      if (ec && deadline.expired()) ec = beast::error::timeout;
       if (ec) {
         if (ec == bhttp::error::body_limit)
           co_await reply_and_close(stream, head.version(),
@@ -186,15 +229,12 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
         else if (ec == beast::error::timeout)
           co_await reply_and_close(stream, head.version(), ApiError(408, "request body not received in time",
                                                                     "invalid_request_error", "request_timeout"));
-        else if (ec != asio::error::eof && ec != bhttp::error::partial_message &&
-                 ec != asio::error::connection_reset)
+        else if (ec != asio::error::eof && ec != asio::error::connection_reset)
           co_await reply_and_close(stream, head.version(), ApiError(400, "malformed request body: " + ec.message(),
                                                                     "invalid_request_error", "bad_request"));
         break;
       }
     }
-    stream.expires_never();
-
     InFlightGuard in_flight(*shared.in_flight);
     http::Request& req = parser.get();
     http::Context ctx{req, path};

@@ -41,10 +41,12 @@ struct Server::Shared {
 };
 
 struct Server::Worker {
+  // Declaration order matters: destroying `ioc` destroys suspended session
+  // coroutines, whose guards still use `connections` and `shared`.
+  std::shared_ptr<Server::Shared> shared;
+  std::list<Connection*> connections;  // touched only on this worker's thread
   boost::asio::io_context ioc{1};
   boost::asio::ip::tcp::acceptor acceptor{ioc};
-  std::list<Connection*> connections;  // touched only on this worker's thread
-  std::shared_ptr<Server::Shared> shared;
 };
 
 // The per-connection coroutine (session.cpp).

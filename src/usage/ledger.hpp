@@ -34,11 +34,11 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include "http/message.hpp"
+#include "usage/completion.hpp"
 
 namespace osprey::usage {
 
@@ -118,9 +118,18 @@ class Ledger {
   template <class Fn>
   auto query(Fn fn) -> http::Awaitable<decltype(fn(std::declval<Ledger&>()))> {
     using T = decltype(fn(std::declval<Ledger&>()));
-    co_return co_await boost::asio::co_spawn(
-        reader_.get_executor(), [this, fn = std::move(fn)]() -> http::Awaitable<T> { co_return fn(*this); },
-        boost::asio::use_awaitable);
+    // A plain function posted to the reader thread, not a coroutine lambda:
+    // g++ 12 mis-destroys captures of coroutine lambdas handed to co_spawn.
+    co_return co_await complete_from_thread<T>([this, fn = std::move(fn)](Done<T> done) mutable {
+      boost::asio::post(reader_, [this, fn = std::move(fn), done = std::move(done)]() mutable {
+        try {
+          T out = fn(*this);
+          done(nullptr, std::move(out));
+        } catch (...) {
+          done(std::current_exception(), T{});
+        }
+      });
+    });
   }
 
   const std::string& path() const { return path_; }

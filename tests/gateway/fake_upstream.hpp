@@ -52,7 +52,10 @@ struct RecordedRequest {
 };
 
 struct Action {
-  enum Kind { send, delay, gate, reset, close, drip } kind = send;
+  enum Kind { send, delay, gate, reset, close, drip };
+  Action(Kind k, std::string b = {}, int m = 0, std::shared_ptr<std::atomic<bool>> f = {}, int n = 0)
+      : kind(k), bytes(std::move(b)), ms(m), flag(std::move(f)), count(n) {}
+  Kind kind = send;
   std::string bytes;
   int ms = 0;
   std::shared_ptr<std::atomic<bool>> flag;

@@ -88,7 +88,10 @@ class GatewayTest : public ::testing::Test {
     if (!body.empty()) req.set(http::Field::content_type, "application/json");
     req.body() = body;
     req.prepare_payload();
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"  // Context is an aggregate with defaults
     http::Context ctx{.request = req, .path = target};
+#pragma GCC diagnostic pop
     ctx.executor = io.get_executor();
     ctx.stream = sink;
     if (prep) prep(ctx);

@@ -1,0 +1,48 @@
+#include <gtest/gtest.h>
+
+#include "common/strings.hpp"
+
+using namespace osprey;
+
+TEST(Strings, Base64RoundTripsAllLengths) {
+  std::string data;
+  for (int i = 0; i < 300; ++i) {
+    auto enc = str::base64_encode(data);
+    EXPECT_EQ(enc.size() % 4, 0u);
+    auto dec = str::base64_decode(enc);
+    ASSERT_TRUE(dec) << i;
+    EXPECT_EQ(*dec, data);
+    data.push_back(static_cast<char>(i * 37));
+  }
+}
+
+TEST(Strings, Base64KnownVectors) {
+  EXPECT_EQ(str::base64_encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(str::base64_encode("fo"), "Zm8=");
+  EXPECT_EQ(*str::base64_decode("Zm8"), "fo");  // missing padding tolerated
+  EXPECT_EQ(*str::base64_decode("Zm9v\nYmFy"), "foobar");
+}
+
+TEST(Strings, Base64RejectsGarbage) {
+  EXPECT_FALSE(str::base64_decode("Zm9v!mFy"));
+  EXPECT_FALSE(str::base64_decode("Zm8=Zm8="));  // data after padding
+  EXPECT_FALSE(str::base64_decode("Z"));         // dangling sextet
+}
+
+TEST(Strings, PercentDecode) {
+  EXPECT_EQ(*str::percent_decode("a%20b+c"), "a b c");
+  EXPECT_EQ(*str::percent_decode("a+b", false), "a+b");
+  EXPECT_FALSE(str::percent_decode("%2"));
+  EXPECT_FALSE(str::percent_decode("%zz"));
+  EXPECT_FALSE(str::percent_decode("abc%"));
+}
+
+TEST(Strings, SplitTrimLower) {
+  auto parts = str::split("a,,b", ',');
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_EQ(parts[1], "");
+  EXPECT_EQ(str::trim("  x \t"), "x");
+  EXPECT_EQ(str::lower("AbC"), "abc");
+  EXPECT_TRUE(str::iequals("Content-Type", "content-type"));
+  EXPECT_FALSE(str::iequals("a", "ab"));
+}

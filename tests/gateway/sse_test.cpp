@@ -1,0 +1,118 @@
+#include "gateway/sse.hpp"
+
+#include <random>
+
+#include <gtest/gtest.h>
+
+namespace osprey::gateway {
+namespace {
+
+std::vector<SseEvent> parse_all(std::string_view text) {
+  SseParser p;
+  std::vector<SseEvent> out;
+  p.feed(text, out);
+  return out;
+}
+
+TEST(SseParser, BasicEventsAndFields) {
+  auto ev = parse_all("data: a\n\nevent: error\ndata: {\"x\":1}\nid: 7\n\n: comment\n\ndata:no-space\n\n");
+  ASSERT_EQ(ev.size(), 3u);
+  EXPECT_EQ(ev[0].data, "a");
+  EXPECT_EQ(ev[1].event, "error");
+  EXPECT_EQ(ev[1].data, "{\"x\":1}");
+  EXPECT_EQ(ev[1].id, "7");
+  EXPECT_EQ(ev[2].data, "no-space");
+}
+
+TEST(SseParser, MultiLineDataAndLineEndings) {
+  auto ev = parse_all("data: one\r\ndata: two\r\n\r\ndata: three\rdata:  four\r\r");
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].data, "one\ntwo");
+  EXPECT_EQ(ev[1].data, "three\n four");
+}
+
+TEST(SseParser, IncompleteEventIsHeldBack) {
+  SseParser p;
+  std::vector<SseEvent> out;
+  p.feed("data: [DO", out);
+  EXPECT_TRUE(out.empty());
+  p.feed("NE]\n", out);
+  EXPECT_TRUE(out.empty());
+  p.feed("\n", out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].data, "[DONE]");
+}
+
+TEST(SseParser, EventsWithoutDataAreDropped) {
+  EXPECT_TRUE(parse_all("event: ping\n\n:keepalive\n\n\n\n").empty());
+}
+
+const std::string kStream =
+    "data: {\"choices\":[{\"delta\":{\"content\":\"h\\u00e9llo\"}}]}\r\n\r\n"
+    ": keep-alive\n\n"
+    "data: {\"a\":1}\n"
+    "data: {\"b\":2}\n\n"
+    "event: x\r"
+    "data: caf\xc3\xa9\r\r"
+    "data: [DONE]\n\n";
+
+TEST(SseParser, EverySplitPointGivesTheSameEvents) {
+  auto whole = parse_all(kStream);
+  ASSERT_EQ(whole.size(), 4u);
+  for (std::size_t i = 0; i <= kStream.size(); ++i) {
+    for (std::size_t j = i; j <= kStream.size(); ++j) {
+      SseParser p;
+      std::vector<SseEvent> out;
+      p.feed(std::string_view(kStream).substr(0, i), out);
+      p.feed(std::string_view(kStream).substr(i, j - i), out);
+      p.feed(std::string_view(kStream).substr(j), out);
+      ASSERT_EQ(out.size(), whole.size()) << i << "," << j;
+      for (std::size_t k = 0; k < out.size(); ++k) {
+        EXPECT_EQ(out[k].data, whole[k].data) << i << "," << j;
+        EXPECT_EQ(out[k].event, whole[k].event);
+      }
+    }
+  }
+}
+
+TEST(SseParser, ByteByByte) {
+  SseParser p;
+  std::vector<SseEvent> out;
+  for (char c : kStream) p.feed(std::string_view(&c, 1), out);
+  EXPECT_EQ(out.size(), 4u);
+  EXPECT_EQ(out.back().data, "[DONE]");
+}
+
+TEST(SseParser, RandomGarbageNeverCrashesAndIsBounded) {
+  std::mt19937 rng(42);
+  for (int round = 0; round < 200; ++round) {
+    SseParser p(4096);
+    std::vector<SseEvent> out;
+    std::string junk(rng() % 3000, '\0');
+    for (auto& c : junk) c = "data: \r\n:x{}"[rng() % 13];
+    try {
+      for (std::size_t i = 0; i < junk.size();) {
+        std::size_t n = 1 + rng() % 64;
+        p.feed(std::string_view(junk).substr(i, n), out);
+        i += n;
+      }
+    } catch (const std::length_error&) {
+    }
+    for (const auto& e : out) EXPECT_LE(e.data.size(), 4096u);
+  }
+}
+
+TEST(SseParser, OversizedEventThrows) {
+  SseParser p(100);
+  std::vector<SseEvent> out;
+  EXPECT_THROW(p.feed("data: " + std::string(200, 'x'), out), std::length_error);
+  SseParser q(100);
+  EXPECT_THROW(
+      {
+        for (int i = 0; i < 50; ++i) q.feed("data: xxxx\n", out);
+      },
+      std::length_error);
+}
+
+}  // namespace
+}  // namespace osprey::gateway

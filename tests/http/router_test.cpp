@@ -1,0 +1,144 @@
+#include <gtest/gtest.h>
+
+#include <utility>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <nlohmann/json.hpp>
+
+#include "http/response.hpp"
+#include "http/router.hpp"
+
+using namespace osprey;
+using namespace osprey::http;
+
+namespace {
+
+Handler echo(std::string name) {
+  return [name](Context& ctx) -> Awaitable<Response> {
+    nlohmann::json j = {{"handler", name}};
+    for (const auto& [k, v] : ctx.params) j["params"][k] = v;
+    co_return json_response(ctx, 200, j);
+  };
+}
+
+Response run(const Router& r, Verb method, std::string target) {
+  boost::asio::io_context ioc;
+  Request req{method, target, 11};
+  auto path = std::string_view(req.target()).substr(0, req.target().find('?'));
+  Context ctx{req, path};
+  auto fut = boost::asio::co_spawn(ioc, r.dispatch(ctx), boost::asio::use_future);
+  ioc.run();
+  return fut.get();
+}
+
+nlohmann::json body(const Response& r) { return nlohmann::json::parse(r.body()); }
+
+}  // namespace
+
+TEST(Router, MatchesLiteralsAndParameters) {
+  Router r;
+  r.add({.method = Verb::get, .path = "/v2/models/{name}", .handler = echo("model")});
+  r.add({.method = Verb::get, .path = "/v2/models/{name}/ready", .handler = echo("ready")});
+  r.add({.method = Verb::get, .path = "/v2/models/special", .handler = echo("special")});
+  auto res = run(r, Verb::get, "/v2/models/yolov8n/ready");
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(body(res)["handler"], "ready");
+  EXPECT_EQ(body(res)["params"]["name"], "yolov8n");
+  EXPECT_EQ(body(run(r, Verb::get, "/v2/models/special"))["handler"], "special");
+  // A literal that leads nowhere falls back to the parameter at that depth.
+  EXPECT_EQ(body(run(r, Verb::get, "/v2/models/special/ready"))["params"]["name"], "special");
+}
+
+TEST(Router, UnknownPathIs404Json) {
+  Router r;
+  r.add({.method = Verb::get, .path = "/a", .handler = echo("a")});
+  auto res = run(r, Verb::get, "/b");
+  EXPECT_EQ(res.result_int(), 404);
+  EXPECT_EQ(body(res)["error"]["code"], "route_not_found");
+  EXPECT_EQ(res[Field::content_type], "application/json");
+}
+
+TEST(Router, WrongMethodIs405WithAllow) {
+  Router r;
+  r.add({.method = Verb::get, .path = "/a", .handler = echo("a")});
+  r.add({.method = Verb::delete_, .path = "/a", .handler = echo("a")});
+  auto res = run(r, Verb::post, "/a");
+  EXPECT_EQ(res.result_int(), 405);
+  EXPECT_NE(res[Field::allow].find("GET"), std::string::npos);
+  EXPECT_NE(res[Field::allow].find("DELETE"), std::string::npos);
+  EXPECT_EQ(body(res)["error"]["type"], "invalid_request_error");
+}
+
+TEST(Router, HeadFallsBackToGet) {
+  Router r;
+  r.add({.method = Verb::get, .path = "/a", .handler = echo("a")});
+  EXPECT_EQ(run(r, Verb::head, "/a").result_int(), 200);
+}
+
+TEST(Router, RejectsDuplicatesAndMalformedTemplates) {
+  Router r;
+  r.add({.method = Verb::get, .path = "/a/{x}", .handler = echo("a")});
+  EXPECT_THROW(r.add({.method = Verb::get, .path = "/a/{x}", .handler = echo("a")}), std::invalid_argument);
+  EXPECT_THROW(r.add({.method = Verb::get, .path = "/a/{y}/b", .handler = echo("a")}), std::invalid_argument);
+  EXPECT_THROW(r.add({.method = Verb::get, .path = "no-slash", .handler = echo("a")}), std::invalid_argument);
+  EXPECT_THROW(r.add({.method = Verb::get, .path = "/a{b", .handler = echo("a")}), std::invalid_argument);
+}
+
+TEST(Router, ApiErrorsBecomeJsonInTheRightStyle) {
+  Router r;
+  r.add({.method = Verb::get,
+         .path = "/openai",
+         .handler = [](Context&) -> Awaitable<Response> {
+           throw ApiError(429, "slow down", "rate_limit_error", "rate_limit_exceeded");
+           co_return Response{};
+         }});
+  r.add({.method = Verb::get,
+         .path = "/kserve",
+         .handler = [](Context&) -> Awaitable<Response> {
+           throw ApiError(400, "bad tensor");
+           co_return Response{};
+         },
+         .error_style = ErrorStyle::kserve});
+  r.add({.method = Verb::get,
+         .path = "/boom",
+         .handler = [](Context&) -> Awaitable<Response> {
+           throw std::runtime_error("secret internals");
+           co_return Response{};
+         }});
+  auto a = run(r, Verb::get, "/openai");
+  EXPECT_EQ(a.result_int(), 429);
+  EXPECT_EQ(body(a)["error"]["type"], "rate_limit_error");
+  EXPECT_EQ(body(a)["error"]["code"], "rate_limit_exceeded");
+  EXPECT_TRUE(body(a)["error"]["param"].is_null());
+  auto k = run(r, Verb::get, "/kserve");
+  EXPECT_EQ(k.result_int(), 400);
+  EXPECT_EQ(body(k)["error"], "bad tensor");
+  auto b = run(r, Verb::get, "/boom");
+  EXPECT_EQ(b.result_int(), 500);
+  EXPECT_EQ(b.body().find("secret internals"), std::string::npos);
+}
+
+TEST(Router, MiddlewareWrapsInOrderAndCanShortCircuit) {
+  Router r;
+  std::vector<std::string> trace;
+  r.use([&](Context& ctx, const Next& next) -> Awaitable<Response> {
+    trace.push_back("outer-in");
+    auto res = co_await next(ctx);
+    trace.push_back("outer-out " + std::to_string(res.result_int()));
+    co_return res;
+  });
+  r.use([&](Context& ctx, const Next& next) -> Awaitable<Response> {
+    trace.push_back("inner");
+    if (ctx.path == "/blocked") co_return error_response(ctx, ApiError(401, "no key"));
+    co_return co_await next(ctx);
+  });
+  r.add({.method = Verb::get, .path = "/ok", .handler = echo("ok")});
+  r.add({.method = Verb::get, .path = "/blocked", .handler = echo("blocked")});
+  EXPECT_EQ(run(r, Verb::get, "/ok").result_int(), 200);
+  EXPECT_EQ(run(r, Verb::get, "/blocked").result_int(), 401);
+  EXPECT_EQ(run(r, Verb::get, "/missing").result_int(), 404);  // 404s pass through middleware too
+  EXPECT_EQ(trace, (std::vector<std::string>{"outer-in", "inner", "outer-out 200", "outer-in", "inner",
+                                             "outer-out 401", "outer-in", "inner", "outer-out 404"}));
+}
