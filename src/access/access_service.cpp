@@ -197,9 +197,9 @@ void AccessService::note_limiter_failure(const std::string& what) {
 template <class Fn>
 auto AccessService::on_store(Fn fn, bool mutates) -> http::Awaitable<decltype(fn(std::declval<KeyStore&>()))> {
   using T = decltype(fn(std::declval<KeyStore&>()));
-  // A plain function posted to the store thread, not a coroutine lambda:
-  // g++ 12 mis-destroys captures of coroutine lambdas handed to co_spawn.
-  co_return co_await usage::complete_from_thread<T>([this, mutates, fn = std::move(fn)](usage::Done<T> done) mutable {
+  // Not a coroutine (see usage/completion.hpp): a plain function posted to
+  // the store thread.
+  return usage::complete_from_thread<T>([this, mutates, fn = std::move(fn)](usage::Done<T> done) mutable {
     boost::asio::post(store_pool_, [this, mutates, fn = std::move(fn), done = std::move(done)]() mutable {
       try {
         std::lock_guard lock(store_mu_);
@@ -214,22 +214,26 @@ auto AccessService::on_store(Fn fn, bool mutates) -> http::Awaitable<decltype(fn
 }
 
 http::Awaitable<CreatedKey> AccessService::create_key(KeySpec spec) {
-  auto created = co_await on_store([spec = std::move(spec)](KeyStore& s) { return s.create(spec); }, true);
+  // Named awaitables: no temporaries live across a co_await (g++ 12, see
+  // usage/completion.hpp).
+  auto work = on_store([spec = std::move(spec)](KeyStore& s) { return s.create(spec); }, true);
+  auto created = co_await std::move(work);
   spdlog::info("access: created key {} ({}) scopes={}", created.record.id, created.record.name,
                fmt::join(created.record.scopes, ","));
   co_return created;
 }
 
 http::Awaitable<std::vector<KeyRecord>> AccessService::list_keys() {
-  co_return co_await on_store([](KeyStore& s) { return s.list(); }, false);
+  return on_store([](KeyStore& s) { return s.list(); }, false);
 }
 
 http::Awaitable<std::optional<KeyRecord>> AccessService::get_key(std::string id) {
-  co_return co_await on_store([id = std::move(id)](KeyStore& s) { return s.get(id); }, false);
+  return on_store([id = std::move(id)](KeyStore& s) { return s.get(id); }, false);
 }
 
 http::Awaitable<bool> AccessService::revoke_key(std::string id) {
-  auto ok = co_await on_store([id](KeyStore& s) { return s.revoke(id); }, true);
+  auto work = on_store([id](KeyStore& s) { return s.revoke(id); }, true);
+  auto ok = co_await std::move(work);
   if (ok) spdlog::info("access: revoked key {}", id);
   co_return ok;
 }

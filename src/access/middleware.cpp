@@ -140,7 +140,8 @@ http::Middleware ledger_middleware(AccessService& access, usage::Ledger& ledger)
 
     bool committed = true;
     try {
-      co_await ledger.record(std::move(rec));
+      auto commit = ledger.record(std::move(rec));  // named: see usage/completion.hpp
+      co_await std::move(commit);
     } catch (const std::exception& e) {
       committed = false;
       spdlog::error("request {}: usage ledger commit failed: {}", ctx.request_id, e.what());

@@ -138,8 +138,9 @@ void RedisClient::submit(Job job) {
   job.done(std::make_exception_ptr(LimiterUnavailable("redis client is shut down")), {});
 }
 
+// Not coroutines (see usage/completion.hpp).
 http::Awaitable<Reply> RedisClient::command(std::vector<std::string> args) {
-  co_return co_await usage::complete_from_thread<Reply>([this, args = std::move(args)](usage::Done<Reply> done) mutable {
+  return usage::complete_from_thread<Reply>([this, args = std::move(args)](usage::Done<Reply> done) mutable {
     submit(Job{std::move(args), {}, std::move(done)});
   });
 }
@@ -147,7 +148,7 @@ http::Awaitable<Reply> RedisClient::command(std::vector<std::string> args) {
 http::Awaitable<Reply> RedisClient::eval(const std::string& script, std::vector<std::string> keys,
                                          std::vector<std::string> args) {
   auto job = make_eval(script, std::move(keys), std::move(args));
-  co_return co_await usage::complete_from_thread<Reply>([this, job = std::move(job)](usage::Done<Reply> done) mutable {
+  return usage::complete_from_thread<Reply>([this, job = std::move(job)](usage::Done<Reply> done) mutable {
     job.done = std::move(done);
     submit(std::move(job));
   });

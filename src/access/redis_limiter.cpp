@@ -107,14 +107,17 @@ Admission RedisLimiter::to_admission(const Reply& r, std::int64_t now_ms) {
 
 http::Awaitable<Admission> RedisLimiter::admit(const std::string& key_id, const Limits& limits,
                                                const std::string& request_id, Checks checks, std::int64_t now_ms) {
-  auto r = co_await redis_->eval(kAdmit, keys_for(key_id), admit_args(limits, request_id, checks, now_ms));
+  // Named awaitable: no temporaries across the co_await (usage/completion.hpp).
+  auto call = redis_->eval(kAdmit, keys_for(key_id), admit_args(limits, request_id, checks, now_ms));
+  auto r = co_await std::move(call);
   co_return to_admission(r, now_ms);
 }
 
 http::Awaitable<Counters> RedisLimiter::settle(const std::string& key_id, const Limits&,
                                                const std::string& request_id, const Consumption& used,
                                                std::int64_t now_ms) {
-  auto r = co_await redis_->eval(kSettle, keys_for(key_id), settle_args(request_id, used, now_ms));
+  auto call = redis_->eval(kSettle, keys_for(key_id), settle_args(request_id, used, now_ms));
+  auto r = co_await std::move(call);
   co_return to_admission(r, now_ms).counters;
 }
 

@@ -57,7 +57,8 @@ void add_admin_routes(http::Router& router, access::AccessService& access, usage
       .path = "/v1/admin/keys",
       .handler = [&access](Context& ctx) -> Awaitable<Response> {
         auto spec = access::spec_from_json(http::parse_json_body(ctx));
-        auto created = co_await access.create_key(std::move(spec));
+        auto work = access.create_key(std::move(spec));  // named: see usage/completion.hpp
+        auto created = co_await std::move(work);
         auto body = created.record.to_json();
         body["key"] = created.plaintext;
         co_return http::json_response(ctx, 201, body);
@@ -98,10 +99,11 @@ void add_admin_routes(http::Router& router, access::AccessService& access, usage
         auto key = co_await access.get_key(id);
         if (!key) throw not_found("no API key with id '" + id + "'", "key_not_found");
         auto now = access.now_ms();
-        auto [day, month] = co_await ledger.query([id, now](usage::Ledger& l) {
+        auto q = ledger.query([id, now](usage::Ledger& l) {
           return std::pair{l.totals({id, usage::utc_day_start_ms(now), 0}),
                            l.totals({id, usage::utc_month_start_ms(now), 0})};
         });
+        auto [day, month] = co_await std::move(q);
         auto body = key->to_json();
         body["usage"] = {{"today", usage_json(day)}, {"this_month", usage_json(month)}};
         co_return http::json_response(ctx, 200, body);
@@ -118,7 +120,8 @@ void add_admin_routes(http::Router& router, access::AccessService& access, usage
       .path = "/v1/admin/keys/{id}",
       .handler = [&access](Context& ctx) -> Awaitable<Response> {
         std::string id(ctx.param("id"));
-        if (!co_await access.revoke_key(id)) throw not_found("no API key with id '" + id + "'", "key_not_found");
+        auto revoke = access.revoke_key(id);
+        if (!co_await std::move(revoke)) throw not_found("no API key with id '" + id + "'", "key_not_found");
         auto key = co_await access.get_key(id);
         auto body = key ? key->to_json() : json::object();
         body["revoked"] = true;

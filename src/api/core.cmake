@@ -18,8 +18,11 @@ enable_language(ASM)
 configure_file(${CMAKE_CURRENT_LIST_DIR}/docs_assets.S.in ${CMAKE_CURRENT_BINARY_DIR}/docs_assets.S @ONLY)
 set_source_files_properties(${CMAKE_CURRENT_BINARY_DIR}/docs_assets.S PROPERTIES
   OBJECT_DEPENDS "${_swagger}/swagger-ui-bundle.js;${_swagger}/swagger-ui.css;${OSPREY_WEB_DIR}/index.html")
-list(APPEND OSPREY_API_SOURCES
+# A library of its own so that small consumers (the request fuzz target)
+# need not link every area.
+add_library(osprey_api_core STATIC
   ${CMAKE_CURRENT_LIST_DIR}/core_routes.cpp
   ${CMAKE_CURRENT_LIST_DIR}/openapi.cpp
   ${CMAKE_CURRENT_BINARY_DIR}/docs_assets.S)
-list(APPEND OSPREY_API_LIBS osprey_http osprey_config osprey_metrics)
+target_link_libraries(osprey_api_core PUBLIC osprey_http osprey_config osprey_metrics)
+list(APPEND OSPREY_API_LIBS osprey_api_core)

@@ -126,7 +126,7 @@ void add_usage_routes(http::Router& router, access::AccessService& access, usage
           std::vector<usage::Group> groups;
           std::vector<usage::Record> records;
         };
-        auto r = co_await ledger.query([f, group, limit, before](usage::Ledger& l) {
+        auto q = ledger.query([f, group, limit, before](usage::Ledger& l) {
           Result out;
           out.totals = l.totals(f);
           if (group) out.groups = l.grouped(f, *group);
@@ -134,6 +134,7 @@ void add_usage_routes(http::Router& router, access::AccessService& access, usage
           if (limit > 0) out.records = l.records(f, limit + 1, before);
           return out;
         });
+        auto r = co_await std::move(q);
         bool more = static_cast<int>(r.records.size()) > limit;
         if (more) r.records.pop_back();
         json body = {{"object", "usage"},

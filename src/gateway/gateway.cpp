@@ -256,7 +256,7 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
 
   SseParser sse(cfg_.max_response_bytes);
   std::vector<SseEvent> events;
-  char buf[16 * 1024];
+  char buf[4096];  // lives in the coroutine frame of every open stream: keep it small
   while (!p.is_done()) {
     p.get().body().data = buf;
     p.get().body().size = sizeof buf;

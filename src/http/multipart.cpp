@@ -141,19 +141,22 @@ MultipartForm parse_multipart(std::string_view content_type, std::string_view bo
     if (form.parts.size() >= limits.max_parts)
       throw malformed(fmt::format("more than {} parts", limits.max_parts));
 
-    // Headers end at the first empty line.
-    std::size_t hdr_end = body.find("\r\n\r\n", pos);
-    std::size_t blank_first = body.substr(pos, 2) == "\r\n" ? pos : std::string_view::npos;
+    // Headers end at the first empty line. Only a window of the limit's size
+    // is searched, so a hostile body costs time linear in its length.
     std::string_view headers;
-    if (blank_first != std::string_view::npos) {
-      headers = {};
-      pos += 2;
+    if (body.substr(pos, 2) == "\r\n") {
+      pos += 2;  // no headers at all (rejected below: no Content-Disposition)
     } else {
-      if (hdr_end == std::string_view::npos) throw malformed("a part's headers never end");
-      if (hdr_end - pos > limits.max_header_bytes)
+      std::string_view window = body.substr(pos, limits.max_header_bytes + 4);
+      std::size_t rel = window.find("\r\n\r\n");
+      if (rel == std::string_view::npos) {
+        if (window.size() < limits.max_header_bytes + 4) throw malformed("a part's headers never end");
         throw malformed(fmt::format("a part's headers exceed {} bytes", limits.max_header_bytes));
-      headers = body.substr(pos, hdr_end - pos + 2);  // keep the last CRLF
-      pos = hdr_end + 4;
+      }
+      if (rel > limits.max_header_bytes)
+        throw malformed(fmt::format("a part's headers exceed {} bytes", limits.max_header_bytes));
+      headers = body.substr(pos, rel + 2);  // keep the last CRLF
+      pos += rel + 4;
     }
 
     MultipartPart part;

@@ -1,6 +1,7 @@
 // The only file that includes torch headers (they double a file's compile time).
 #include "inference/torch_engine.hpp"
 
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
@@ -19,6 +20,13 @@ class TorchEngine final : public Engine {
       module_ = torch::jit::load(path, torch::kCPU, extra);
       module_.eval();
       if (config_txt) *config_txt = extra["config.txt"];
+      // freeze + optimize_for_inference turns every Conv2d into a prepacked
+      // oneDNN conv. Without it ATen sends 1x1 convs to its "THNN" path when
+      // at::get_num_threads() == 1, and that path's GEMM is Debian's
+      // reference BLAS: a forward then takes 4-5x longer at 1 thread than at 2.
+      // Its output is bit-identical (models/README.md, TorchScript timings).
+      const char* no_opt = std::getenv("OSPREY_TORCH_NO_OPTIMIZE");  // "1": A/B against the plain module
+      if (!(no_opt && std::string(no_opt) == "1")) module_ = torch::jit::optimize_for_inference(module_);
     } catch (const c10::Error& e) {
       throw std::runtime_error(std::string("torch::jit::load failed: ") + e.what_without_backtrace());
     }

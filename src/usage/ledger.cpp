@@ -129,9 +129,8 @@ Ledger::~Ledger() {
 }
 
 http::Awaitable<void> Ledger::record(Record r) {
-  // The Done value type is a dummy bool: async results need a value type.
-  co_await complete_from_thread<bool>([this, r = std::move(r)](Done<bool> done) mutable {
-    record(std::move(r), [done = std::move(done)](std::exception_ptr e) { done(e, true); });
+  return complete_from_thread_void([this, r = std::move(r)](std::function<void(std::exception_ptr)> done) mutable {
+    record(std::move(r), std::move(done));
   });
 }
 
@@ -150,6 +149,11 @@ void Ledger::record(Record r, std::function<void(std::exception_ptr)> done) {
 std::uint64_t Ledger::committed() const {
   std::lock_guard lock(const_cast<std::mutex&>(mu_));
   return committed_;
+}
+
+std::uint64_t Ledger::batches() const {
+  std::lock_guard lock(const_cast<std::mutex&>(mu_));
+  return batches_;
 }
 
 void Ledger::writer_loop() {
@@ -208,6 +212,7 @@ void Ledger::commit_batch(std::vector<Pending>& batch) {
     ledger_metrics().commit.observe(secs);
     std::lock_guard lock(mu_);
     committed_ += batch.size();
+    ++batches_;
   }
   for (auto& p : batch) {
     try {

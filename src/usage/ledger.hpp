@@ -118,9 +118,9 @@ class Ledger {
   template <class Fn>
   auto query(Fn fn) -> http::Awaitable<decltype(fn(std::declval<Ledger&>()))> {
     using T = decltype(fn(std::declval<Ledger&>()));
-    // A plain function posted to the reader thread, not a coroutine lambda:
-    // g++ 12 mis-destroys captures of coroutine lambdas handed to co_spawn.
-    co_return co_await complete_from_thread<T>([this, fn = std::move(fn)](Done<T> done) mutable {
+    // Not a coroutine (see completion.hpp): a plain function posted to the
+    // reader thread.
+    return complete_from_thread<T>([this, fn = std::move(fn)](Done<T> done) mutable {
       boost::asio::post(reader_, [this, fn = std::move(fn), done = std::move(done)]() mutable {
         try {
           T out = fn(*this);
@@ -134,6 +134,7 @@ class Ledger {
 
   const std::string& path() const { return path_; }
   std::uint64_t committed() const;  // records committed since open
+  std::uint64_t batches() const;    // transactions committed since open
 
  private:
   struct Pending {
@@ -154,6 +155,7 @@ class Ledger {
   std::deque<Pending> queue_;
   bool stopping_ = false;
   std::uint64_t committed_ = 0;
+  std::uint64_t batches_ = 0;
   std::thread writer_;
   boost::asio::thread_pool reader_{1};
 };

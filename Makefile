@@ -1,0 +1,52 @@
+# Osprey: the two commands in the README are `make run` and `make test`.
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+JOBS       ?= $(shell nproc)
+CMAKE_ARGS ?=
+
+.PHONY: all setup build run test test-fast test-asan fuzz bench clean
+
+all: build
+
+setup:
+	@scripts/setup
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+
+build: setup $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Installs, builds, and serves on http://127.0.0.1:8000 with the models found.
+run: build
+	scripts/run
+
+# The whole suite: unit, integration (real binary on loopback, redis, node SDK)
+# and the slow accuracy (coco128 mAP) tests.
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 1800
+
+# Everything but the slow accuracy tests.
+test-fast: build
+	cd $(BUILD) && ctest --output-on-failure -j 2 -LE slow
+
+# The suite under AddressSanitizer + UndefinedBehaviorSanitizer (accuracy tests excluded: same code, 20x slower).
+test-asan: setup
+	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOSPREY_SANITIZE=ON $(CMAKE_ARGS)
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j 2 -LE 'slow|fuzz'
+
+# libFuzzer targets built with clang, each run for OSPREY_FUZZ_SECONDS.
+fuzz: setup
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOSPREY_FUZZ=ON \
+	  -DOSPREY_SANITIZE=ON $(CMAKE_ARGS)
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_all
+	cd $(BUILD_FUZZ) && ctest --output-on-failure -L fuzz
+
+bench: build
+	bench/run_all.sh
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

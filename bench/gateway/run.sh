@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Gateway benchmark: direct to the fake OpenAI upstream vs through Osprey vs
+# through Portkey, JSON and SSE, c1 and c64; streaming first-byte latency;
+# 10,000 concurrent open streams and Osprey's RSS.
+#
+#   bench/gateway/run.sh            # ~6 minutes; needs the build (see below)
+#   DURATION=5 bench/gateway/run.sh # shorter runs
+#
+# Uses the peer harness of shared/bench (copied to /tmp, so the shared copy
+# stays clean): nginx fake upstream on CPU 1, Portkey on CPU 0. Osprey runs
+# pinned to CPU 0 with one I/O thread, the load generator (wrk -t1) on CPU 1.
+# Osprey binary: $OSPREY_BINARY, else build-*/src/cli/osprey if it serves the
+# gateway routes, else build-*/bench/gateway/gateway_bench_server (the same
+# server + gateway code with only the chat routes). Every process this script
+# starts is stopped by PID on exit.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+DURATION="${DURATION:-10}"
+STREAMS="${STREAMS:-10000}"
+OUT="${OUT:-/tmp/osprey-gateway-bench-results}"
+mkdir -p "$OUT"
+RESULTS="$OUT/results.jsonl"
+: > "$RESULTS"
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# --- harness -------------------------------------------------------------
+SRC=""
+for d in "${BENCH_SRC:-}" /work/shared/bench "$REPO/../shared/bench"; do
+  [[ -n "$d" && -f "$d/peer.sh" ]] && { SRC="$d"; break; }
+done
+[[ -n "$SRC" ]] || { log "shared/bench not found (set BENCH_SRC)"; exit 1; }
+WORK="/tmp/osprey-gw-bench"
+rm -rf "$WORK"
+mkdir -p "$WORK"
+cp -r "$SRC/." "$WORK/"
+rm -rf "$WORK/run"
+cd "$WORK"
+
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 0.5
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  ./peer.sh portkey stop >/dev/null 2>&1 || true
+  ./peer.sh fake-openai stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+# --- binaries ------------------------------------------------------------
+find_build_file() { for b in "$REPO"/build-gateway "$REPO"/build "$REPO"/build-*; do [[ -x "$b/$1" ]] && { echo "$b/$1"; return; }; done; }
+STREAM_LOAD="$(find_build_file bench/gateway/stream_load)"
+BENCH_SERVER="$(find_build_file bench/gateway/gateway_bench_server)"
+OSPREY="${OSPREY_BINARY:-$(find_build_file src/cli/osprey)}"
+[[ -n "$STREAM_LOAD" ]] || { log "build stream_load first: cmake --build <dir> --target stream_load gateway_bench_server"; exit 1; }
+
+# Each stream through the gateway holds two sockets (client + upstream) in one
+# process: 10,000 streams need > 20,000 descriptors. Raise the limit as far
+# as allowed; without CAP_SYS_RESOURCE the hard limit caps the stream count.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+max_streams=$(( ($(ulimit -n) - 100) / 2 ))
+if (( STREAMS > max_streams )); then
+  log "open-file limit $(ulimit -n): holding $max_streams streams instead of $STREAMS"
+  STREAMS=$max_streams
+fi
+
+# start_gateway NAME PORT BASE_URL -> pid in GW_PID
+start_gateway() {
+  local name="$1" port="$2" base="$3" logf="$OUT/$1.log"
+  if [[ "$MODE" == osprey ]]; then
+    OPENAI_BASE_URL="$base" OPENAI_API_KEY=sk-bench-not-a-real-key OSPREY_AUTH=false OSPREY_LOG_LEVEL=warn \
+      OSPREY_ACCESS_LOG=false OSPREY_UPSTREAM_POOL_SIZE=256 OSPREY_ENV_FILE=/nonexistent \
+      taskset -c 0 timeout 1800 "$OSPREY" serve --host 127.0.0.1 --port "$port" --threads 1 \
+      --data-dir "$OUT/data-$name" >"$logf" 2>&1 &
+  else
+    OPENAI_BASE_URL="$base" OPENAI_API_KEY=sk-bench-not-a-real-key \
+      taskset -c 0 timeout 1800 "$BENCH_SERVER" --port "$port" --threads 1 >"$logf" 2>&1 &
+  fi
+  GW_PID=$!
+  PIDS+=("$GW_PID")
+  for _ in $(seq 1 200); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/v1/models" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  log "$name did not start:"; tail -20 "$logf" >&2; return 1
+}
+
+# Pick the binary: the real one if it serves the gateway routes.
+MODE=bench_server
+if [[ -n "$OSPREY" ]]; then
+  MODE=osprey
+  if start_gateway probe 18899 http://127.0.0.1:18090/v1 2>/dev/null; then
+    code="$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{}' http://127.0.0.1:18899/v1/chat/completions)"
+    kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+    [[ "$code" == 400 ]] || { log "osprey answers $code on /v1/chat/completions (routes not wired?): using gateway_bench_server"; MODE=bench_server; }
+  else
+    MODE=bench_server
+  fi
+fi
+if [[ "$MODE" == bench_server ]]; then
+  [[ -n "$BENCH_SERVER" ]] || { log "no osprey binary with the gateway routes and no gateway_bench_server"; exit 1; }
+  log "gateway under test: $BENCH_SERVER (osprey server + chat routes)"
+else
+  log "gateway under test: $OSPREY"
+fi
+echo "{\"kind\":\"binary\",\"mode\":\"$MODE\",\"path\":\"$([[ $MODE == osprey ]] && echo "$OSPREY" || echo "$BENCH_SERVER")\"}" >> "$RESULTS"
+
+# --- peers ---------------------------------------------------------------
+log "starting fake-openai (CPU 1) and portkey (CPU 0)"
+./peer.sh fake-openai start
+./peer.sh portkey start
+# The same chat bodies as bench.py's make_bodies() (which also needs the shared images).
+BODIES="$WORK/run/bodies"
+mkdir -p "$BODIES"
+/usr/bin/python3 - "$BODIES" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+chat = {"model": "gpt-4o-mini",
+        "messages": [{"role": "system", "content": "You are a helpful assistant."},
+                     {"role": "user", "content": "Say hello in one short sentence."}],
+        "max_tokens": 64, "temperature": 0}
+json.dump(chat, open(os.path.join(d, "chat.json"), "w"))
+json.dump(dict(chat, stream=True, stream_options={"include_usage": True}), open(os.path.join(d, "chat_stream.json"), "w"))
+PY
+
+start_gateway osprey-json 18901 http://127.0.0.1:18090/v1; OSPREY_JSON_PID=$GW_PID
+start_gateway osprey-sse 18902 http://127.0.0.1:18090/sse/v1; OSPREY_SSE_PID=$GW_PID
+
+KEY='Authorization: Bearer sk-bench-not-a-real-key'
+# wrk_run LABEL TARGET MODE CONNS URL BODY HEADERS
+wrk_run() {
+  local label="$1" target="$2" mode="$3" conns="$4" url="$5" body="$6" headers="$7" pid="${8:-}"
+  WRK_LUA_DIR=load WRK_BODY_FILE="$body" WRK_CONTENT_TYPE=application/json WRK_HEADERS="$headers" \
+    taskset -c 1 timeout 70 wrk -t1 -c"$conns" -d2s --timeout 30s -s load/post.lua "$url" >/dev/null 2>&1 || true
+  local before_rss=0
+  local line
+  line="$(WRK_LUA_DIR=load WRK_BODY_FILE="$body" WRK_CONTENT_TYPE=application/json WRK_HEADERS="$headers" \
+    taskset -c 1 timeout 70 wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 30s --latency -s load/post.lua "$url" 2>&1 | grep BENCH_JSON | sed 's/^BENCH_JSON //')"
+  local rss=0
+  [[ -n "$pid" && -r /proc/$pid/status ]] && rss="$(awk '/VmRSS/{print $2}' /proc/$pid/status)"
+  echo "{\"kind\":\"wrk\",\"target\":\"$target\",\"mode\":\"$mode\",\"conns\":$conns,\"rss_kib\":$rss,\"wrk\":$line}" >> "$RESULTS"
+  log "$label: $line"
+}
+
+PK_JSON=$'Authorization: Bearer sk-bench-not-a-real-key\nx-portkey-provider: openai\nx-portkey-custom-host: http://127.0.0.1:18090/v1'
+PK_SSE=$'Authorization: Bearer sk-bench-not-a-real-key\nx-portkey-provider: openai\nx-portkey-custom-host: http://127.0.0.1:18090/sse/v1'
+for c in 1 64; do
+  wrk_run "direct json c$c" direct json "$c" http://127.0.0.1:18090/v1/chat/completions "$BODIES/chat.json" "$KEY"
+  wrk_run "osprey json c$c" osprey json "$c" http://127.0.0.1:18901/v1/chat/completions "$BODIES/chat.json" "Authorization: Bearer client-key" "$OSPREY_JSON_PID"
+  wrk_run "portkey json c$c" portkey json "$c" http://127.0.0.1:18787/v1/chat/completions "$BODIES/chat.json" "$PK_JSON"
+  wrk_run "direct stream c$c" direct stream "$c" http://127.0.0.1:18090/sse/v1/chat/completions "$BODIES/chat_stream.json" "$KEY"
+  wrk_run "osprey stream c$c" osprey stream "$c" http://127.0.0.1:18902/v1/chat/completions "$BODIES/chat_stream.json" "Authorization: Bearer client-key" "$OSPREY_SSE_PID"
+  wrk_run "portkey stream c$c" portkey stream "$c" http://127.0.0.1:18787/v1/chat/completions "$BODIES/chat_stream.json" "$PK_SSE"
+done
+
+# --- streaming time to first byte ----------------------------------------
+log "streaming first byte (500 sequential requests each)"
+ttfb() {
+  local target="$1"; shift
+  local line; line="$(taskset -c 1 /usr/bin/python3 "$HERE/ttfb.py" "$@")"
+  echo "{\"kind\":\"ttfb\",\"target\":\"$target\",\"r\":$line}" >> "$RESULTS"
+  log "ttfb $target: $line"
+}
+ttfb direct 127.0.0.1 18090 /sse/v1/chat/completions "$BODIES/chat_stream.json" 500 "$KEY"
+ttfb osprey 127.0.0.1 18902 /v1/chat/completions "$BODIES/chat_stream.json" 500
+ttfb portkey 127.0.0.1 18787 /v1/chat/completions "$BODIES/chat_stream.json" 100 "$KEY" \
+  "x-portkey-provider: openai" "x-portkey-custom-host: http://127.0.0.1:18090/sse/v1"
+
+# --- 10k open streams ------------------------------------------------------
+log "$STREAMS concurrent open streams"
+./peer.sh portkey stop >/dev/null 2>&1 || true
+taskset -c 1 timeout 600 "$STREAM_LOAD" upstream 18950 >"$OUT/slow-upstream.log" 2>&1 &
+PIDS+=("$!")
+start_gateway osprey-hold 18903 http://127.0.0.1:18950/v1; HOLD_PID=$GW_PID
+idle_rss="$(awk '/VmRSS/{print $2}' /proc/$HOLD_PID/status)"
+taskset -c 1 timeout 600 "$STREAM_LOAD" client 18903 "$STREAMS" 40 >"$OUT/stream-client.log" 2>&1 &
+CLIENT=$!
+PIDS+=("$CLIENT")
+peak=0; open_seen=""
+while kill -0 "$CLIENT" 2>/dev/null; do
+  r="$(awk '/VmRSS/{print $2}' /proc/$HOLD_PID/status 2>/dev/null || echo 0)"
+  (( r > peak )) && peak=$r
+  sleep 0.25
+done
+wait "$CLIENT" || true
+settled="$(grep all_settled "$OUT/stream-client.log" | head -1 || true)"
+final="$(tail -1 "$OUT/stream-client.log")"
+echo "{\"kind\":\"streams\",\"n\":$STREAMS,\"idle_rss_kib\":$idle_rss,\"peak_rss_kib\":$peak,\"settled\":\"$settled\",\"final\":\"$final\"}" >> "$RESULTS"
+log "streams: idle RSS ${idle_rss} KiB, peak ${peak} KiB; $settled; $final"
+
+/usr/bin/python3 "$HERE/summarize.py" "$RESULTS" | tee "$OUT/summary.md"

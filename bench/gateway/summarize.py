@@ -1,0 +1,36 @@
+#!/usr/bin/python3
+"""Prints the gateway benchmark table from run.sh's results.jsonl."""
+import json
+import sys
+
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+wrk = {(r["target"], r["mode"], r["conns"]): r for r in rows if r["kind"] == "wrk"}
+binary = next((r for r in rows if r["kind"] == "binary"), {})
+print(f"Gateway under test: {binary.get('path')} ({binary.get('mode')}); server CPU 0, load CPU 1\n")
+print("| mode | conns | direct req/s | direct p50 ms | osprey req/s | osprey p50 ms | osprey p99 ms | added p50 us | "
+      "osprey RSS MiB | portkey req/s | portkey p50 ms | osprey/portkey | errors (osprey) |")
+print("| --- " * 13 + "|")
+for mode in ("json", "stream"):
+    for c in (1, 64):
+        d, o, p = (wrk.get((t, mode, c), {}).get("wrk") for t in ("direct", "osprey", "portkey"))
+        if not (d and o):
+            continue
+        errs = sum(o[k] for k in o if k.startswith("err_"))
+        ratio = o["rps"] / p["rps"] if p and p["rps"] else float("nan")
+        rss = wrk[("osprey", mode, c)]["rss_kib"] / 1024
+        print(f"| {mode} | {c} | {d['rps']:,.0f} | {d['p50_ms']:.3f} | {o['rps']:,.0f} | {o['p50_ms']:.3f} | {o['p99_ms']:.3f} | "
+              f"{(o['p50_ms'] - d['p50_ms']) * 1000:.0f} | {rss:.1f} | {p['rps'] if p else float('nan'):,.0f} | "
+              f"{p['p50_ms'] if p else float('nan'):.2f} | {ratio:.1f}x | {errs} |")
+tt = {r["target"]: r["r"] for r in rows if r["kind"] == "ttfb"}
+if "direct" in tt and "osprey" in tt:
+    print("\nStreaming time to first `data:` byte (sequential, keep-alive):")
+    for t in ("direct", "osprey", "portkey"):
+        if t in tt:
+            print(f"- {t}: p50 {tt[t]['first_p50_ms']:.3f} ms, p90 {tt[t]['first_p90_ms']:.3f} ms")
+    print(f"- added by osprey (p50): {(tt['osprey']['first_p50_ms'] - tt['direct']['first_p50_ms']) * 1000:.0f} us")
+    if "portkey" in tt:
+        print(f"- added by portkey (p50): {(tt['portkey']['first_p50_ms'] - tt['direct']['first_p50_ms']):.2f} ms")
+for r in rows:
+    if r["kind"] == "streams":
+        print(f"\n{r['n']} concurrent open streams through osprey: RSS idle {r['idle_rss_kib'] / 1024:.1f} MiB, "
+              f"peak {r['peak_rss_kib'] / 1024:.1f} MiB; client: {r['settled']} / {r['final']}")
