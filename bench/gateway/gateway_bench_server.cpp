@@ -27,15 +27,19 @@ int main(int argc, char** argv) {
   scfg.port = 0;
   scfg.threads = 1;
   scfg.access_log = false;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  // Accepts (and ignores the rest of) an `osprey serve ...` command line, so
+  // tests written for the real binary can run against this one too.
+  for (int i = 1; i + 1 < argc; ++i) {
     std::string a = argv[i];
     if (a == "--port") scfg.port = std::atoi(argv[i + 1]);
     else if (a == "--threads") scfg.threads = std::atoi(argv[i + 1]);
   }
-  log::init("warn");
+  log::init(std::getenv("OSPREY_LOG_LEVEL") ? std::getenv("OSPREY_LOG_LEVEL") : "info");
   config::GatewayConfig gcfg;
   if (const char* u = std::getenv("OPENAI_BASE_URL")) gcfg.base_url = u;
   if (const char* k = std::getenv("OPENAI_API_KEY")) gcfg.api_keys = {k};
+  if (const char* ca = std::getenv("OSPREY_UPSTREAM_CA_FILE")) gcfg.ca_file = ca;
+  if (const char* b = std::getenv("OSPREY_UPSTREAM_RETRY_BASE_MS")) gcfg.retry_base_ms = std::atoi(b);
   gcfg.pool_size = 256;
 
   sigset_t set;
@@ -55,5 +59,6 @@ int main(int argc, char** argv) {
   sigwait(&set, &sig);
   srv.shutdown();
   srv.wait();
+  gw.drop_idle_connections();  // while the server's io_contexts still exist
   return 0;
 }

@@ -46,6 +46,7 @@ cleanup() {
   ./peer.sh fake-openai stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM  # so that EXIT's cleanup runs on a signal too
 
 # --- binaries ------------------------------------------------------------
 find_build_file() { for b in "$REPO"/build-gateway "$REPO"/build "$REPO"/build-*; do [[ -x "$b/$1" ]] && { echo "$b/$1"; return; }; done; }
@@ -76,10 +77,20 @@ start_gateway() {
     OPENAI_BASE_URL="$base" OPENAI_API_KEY=sk-bench-not-a-real-key \
       taskset -c 0 timeout 1800 "$BENCH_SERVER" --port "$port" --threads 1 >"$logf" 2>&1 &
   fi
-  GW_PID=$!
+  local wrapper=$!
+  PIDS+=("$wrapper")
+  # taskset execs `timeout`, which forks the server: measure the child.
+  GW_PID=""
+  for _ in $(seq 1 50); do
+    GW_PID="$(pgrep -P "$wrapper" | head -1 || true)"
+    [[ -n "$GW_PID" ]] && break
+    sleep 0.05
+  done
+  [[ -n "$GW_PID" ]] || GW_PID=$wrapper
   PIDS+=("$GW_PID")
   for _ in $(seq 1 200); do
-    curl -s -o /dev/null "http://127.0.0.1:$port/v1/models" 2>/dev/null && return 0
+    # Any HTTP answer means it listens (a 404 route: never touches the upstream).
+    [[ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/bench-ready" 2>/dev/null)" != 000 ]] && return 0
     sleep 0.1
   done
   log "$name did not start:"; tail -20 "$logf" >&2; return 1
@@ -132,13 +143,15 @@ wrk_run() {
   local label="$1" target="$2" mode="$3" conns="$4" url="$5" body="$6" headers="$7" pid="${8:-}"
   WRK_LUA_DIR=load WRK_BODY_FILE="$body" WRK_CONTENT_TYPE=application/json WRK_HEADERS="$headers" \
     taskset -c 1 timeout 70 wrk -t1 -c"$conns" -d2s --timeout 30s -s load/post.lua "$url" >/dev/null 2>&1 || true
-  local before_rss=0
+  cpu_ticks() { [[ -n "$pid" && -r /proc/$pid/stat ]] && awk '{print $14+$15}' "/proc/$pid/stat" || echo 0; }
+  local t0; t0="$(cpu_ticks)"
   local line
   line="$(WRK_LUA_DIR=load WRK_BODY_FILE="$body" WRK_CONTENT_TYPE=application/json WRK_HEADERS="$headers" \
     taskset -c 1 timeout 70 wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 30s --latency -s load/post.lua "$url" 2>&1 | grep BENCH_JSON | sed 's/^BENCH_JSON //')"
   local rss=0
   [[ -n "$pid" && -r /proc/$pid/status ]] && rss="$(awk '/VmRSS/{print $2}' /proc/$pid/status)"
-  echo "{\"kind\":\"wrk\",\"target\":\"$target\",\"mode\":\"$mode\",\"conns\":$conns,\"rss_kib\":$rss,\"wrk\":$line}" >> "$RESULTS"
+  local ticks=$(( $(cpu_ticks) - t0 ))  # server CPU time in 1/100 s: load-independent cost per request
+  echo "{\"kind\":\"wrk\",\"target\":\"$target\",\"mode\":\"$mode\",\"conns\":$conns,\"rss_kib\":$rss,\"cpu_ticks\":$ticks,\"wrk\":$line}" >> "$RESULTS"
   log "$label: $line"
 }
 

@@ -8,8 +8,8 @@ wrk = {(r["target"], r["mode"], r["conns"]): r for r in rows if r["kind"] == "wr
 binary = next((r for r in rows if r["kind"] == "binary"), {})
 print(f"Gateway under test: {binary.get('path')} ({binary.get('mode')}); server CPU 0, load CPU 1\n")
 print("| mode | conns | direct req/s | direct p50 ms | osprey req/s | osprey p50 ms | osprey p99 ms | added p50 us | "
-      "osprey RSS MiB | portkey req/s | portkey p50 ms | osprey/portkey | errors (osprey) |")
-print("| --- " * 13 + "|")
+      "osprey RSS MiB | osprey CPU us/req | portkey req/s | portkey p50 ms | osprey/portkey | errors (osprey) |")
+print("| --- " * 14 + "|")
 for mode in ("json", "stream"):
     for c in (1, 64):
         d, o, p = (wrk.get((t, mode, c), {}).get("wrk") for t in ("direct", "osprey", "portkey"))
@@ -18,8 +18,9 @@ for mode in ("json", "stream"):
         errs = sum(o[k] for k in o if k.startswith("err_"))
         ratio = o["rps"] / p["rps"] if p and p["rps"] else float("nan")
         rss = wrk[("osprey", mode, c)]["rss_kib"] / 1024
+        cpu_us = wrk[("osprey", mode, c)].get("cpu_ticks", 0) * 1e4 / max(1, o["requests"])
         print(f"| {mode} | {c} | {d['rps']:,.0f} | {d['p50_ms']:.3f} | {o['rps']:,.0f} | {o['p50_ms']:.3f} | {o['p99_ms']:.3f} | "
-              f"{(o['p50_ms'] - d['p50_ms']) * 1000:.0f} | {rss:.1f} | {p['rps'] if p else float('nan'):,.0f} | "
+              f"{(o['p50_ms'] - d['p50_ms']) * 1000:.0f} | {rss:.1f} | {cpu_us:.0f} | {p['rps'] if p else float('nan'):,.0f} | "
               f"{p['p50_ms'] if p else float('nan'):.2f} | {ratio:.1f}x | {errs} |")
 tt = {r["target"]: r["r"] for r in rows if r["kind"] == "ttfb"}
 if "direct" in tt and "osprey" in tt:

@@ -148,7 +148,7 @@ http::Middleware ledger_middleware(AccessService& access, usage::Ledger& ledger)
     }
     if (!committed && !(ctx.stream && ctx.stream->started())) {
       co_return http::error_response(
-          ctx, ApiError(503, "the usage ledger could not record this request; it was not completed, retry later",
+          ctx, ApiError(503, "the usage ledger could not record this request, so its result is withheld; retry later",
                         "server_error", "ledger_unavailable"));
     }
     if (ep) std::rethrow_exception(ep);
@@ -176,13 +176,8 @@ http::Middleware auth_middleware(AccessService& access) {
     const KeyRecord& key = *a.key;
     access.remember_secret(key.id, token);
 
-    const auto& scope = ctx.route->scope;
-    if (scope != kAnyKeyScope && !key.has_scope(scope)) {
-      co_return http::error_response(
-          ctx, ApiError(403, "This API key does not have the '" + scope + "' scope needed for " +
-                                 std::string(ctx.path) + ".",
-                        "permission_error", "insufficient_scope"));
-    }
+    // The principal is set before the scope and model checks so that the
+    // ledger attributes a 403 to the key that was refused.
     http::Principal p;
     p.key_id = key.id;
     p.key_name = key.name;
@@ -190,6 +185,15 @@ http::Middleware auth_middleware(AccessService& access) {
     if (key.scopes.count("admin"))
       for (const auto& s : known_scopes()) p.scopes.insert(s);
     p.allowed_models = key.models;
+    ctx.principal = p;
+
+    const auto& scope = ctx.route->scope;
+    if (scope != kAnyKeyScope && !key.has_scope(scope)) {
+      co_return http::error_response(
+          ctx, ApiError(403, "This API key does not have the '" + scope + "' scope needed for " +
+                                 std::string(ctx.path) + ".",
+                        "permission_error", "insufficient_scope"));
+    }
     if (!p.allowed_models.empty()) {
       auto model = requested_model(ctx);
       if (!model.empty() && !p.may_use_model(model)) {
@@ -198,7 +202,6 @@ http::Middleware auth_middleware(AccessService& access) {
                           "model_not_allowed", "model"));
       }
     }
-    ctx.principal = std::move(p);
     co_return co_await next(ctx);
   };
 }

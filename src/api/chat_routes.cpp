@@ -67,6 +67,73 @@ json parse_upstream(const gateway::UpstreamReply& r) {
   return j;
 }
 
+// Validates the upstream's JSON and picks usage.{prompt,completion}_tokens
+// out of it in one SAX pass, without building a DOM of the whole response
+// (this runs on every request; an embeddings answer can be megabytes).
+class UsageScanner final : public json::json_sax_t {
+ public:
+  long prompt = 0, completion = 0;
+
+  bool null() override { return scalar(); }
+  bool boolean(bool) override { return scalar(); }
+  bool number_integer(number_integer_t v) override { return number(static_cast<long>(v)); }
+  bool number_unsigned(number_unsigned_t v) override { return number(static_cast<long>(v)); }
+  bool number_float(number_float_t, const string_t&) override { return scalar(); }
+  bool string(string_t&) override { return scalar(); }
+  bool binary(binary_t&) override { return scalar(); }
+  bool start_object(std::size_t) override {
+    ++depth_;
+    if (depth_ == 2 && usage_next_) in_usage_ = true;
+    usage_next_ = false;
+    return true;
+  }
+  bool key(string_t& k) override {
+    if (depth_ == 1) usage_next_ = k == "usage";
+    else if (in_usage_ && depth_ == 2) key_ = k;
+    return true;
+  }
+  bool end_object() override {
+    if (in_usage_ && depth_ == 2) in_usage_ = false;
+    --depth_;
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    ++depth_;
+    usage_next_ = false;
+    return true;
+  }
+  bool end_array() override {
+    --depth_;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  bool scalar() {
+    usage_next_ = false;
+    return true;
+  }
+  bool number(long v) {
+    if (in_usage_ && depth_ == 2) {
+      if (key_ == "prompt_tokens") prompt = v;
+      else if (key_ == "completion_tokens") completion = v;
+    }
+    return scalar();
+  }
+  int depth_ = 0;
+  bool usage_next_ = false, in_usage_ = false;
+  std::string key_;
+};
+
+void record_upstream_usage(Context& ctx, const gateway::UpstreamReply& r) {
+  UsageScanner scan;
+  if (!json::sax_parse(r.body, &scan)) {
+    throw ApiError(502, "upstream returned malformed JSON", "api_error", "upstream_invalid_response");
+  }
+  ctx.usage.prompt_tokens = scan.prompt;
+  ctx.usage.completion_tokens = scan.completion;
+}
+
 Response upstream_response(const Context& ctx, const gateway::UpstreamReply& r) {
   return http::make_response(ctx, r.status, r.body, "application/json");
 }
@@ -87,6 +154,24 @@ long estimate_prompt_tokens(const json& req) {
     }
   }
   return static_cast<long>((chars + 3) / 4);
+}
+
+// Characters of the text a chunk carries ("content" and tool-call
+// "arguments" string values), found by scanning rather than parsing. JSON
+// escapes count as one character; close enough for an estimate.
+std::size_t delta_text_chars(std::string_view data) {
+  std::size_t total = 0;
+  for (std::string_view key : {std::string_view("\"content\":\""), std::string_view("\"arguments\":\"")}) {
+    for (auto pos = data.find(key); pos != std::string_view::npos; pos = data.find(key, pos)) {
+      pos += key.size();
+      while (pos < data.size() && data[pos] != '"') {
+        if (data[pos] == '\\') ++pos;  // skip the escaped character
+        ++pos;
+        ++total;
+      }
+    }
+  }
+  return total;
 }
 
 std::string sse_error_event(const ApiError& e) {
@@ -117,36 +202,38 @@ Awaitable<Response> stream_chat(Context& ctx, gateway::Gateway& gw, json req) {
     for (const auto& [k, v] : ctx.response_headers) head.set(k, v);
     co_await ctx.stream->begin(std::move(head));
   };
+  // Events that arrived in one upstream read leave in one write (on_flush).
+  std::string pending;
+  std::size_t pending_chars = 0;
   cb.on_event = [&](std::string_view data) -> Awaitable<void> {
-    auto chunk = json::parse(data, nullptr, false);
-    if (!chunk.is_discarded() && chunk.is_object()) {
-      auto u = chunk.find("usage");
-      bool usage_only = false;
-      if (u != chunk.end() && u->is_object()) {
-        record_usage(ctx, *u);
-        st.got_usage = true;
-        auto ch = chunk.find("choices");
-        usage_only = ch == chunk.end() || (ch->is_array() && ch->empty());
-      }
-      if (usage_only && !client_wants_usage) co_return;  // the client did not ask for it
-      if (auto ch = chunk.find("choices"); ch != chunk.end() && ch->is_array()) {
-        for (const auto& c : *ch) {
-          if (!c.is_object()) continue;
-          auto d = c.find("delta");
-          if (d == c.end() || !d->is_object()) continue;
-          if (auto t = d->find("content"); t != d->end() && t->is_string()) st.content_chars += t->get_ref<const std::string&>().size();
-          if (auto tc = d->find("tool_calls"); tc != d->end() && tc->is_array())
-            for (const auto& call : *tc)
-              if (call.is_object() && call.contains("function") && call["function"].is_object() &&
-                  call["function"].contains("arguments") && call["function"]["arguments"].is_string())
-                st.content_chars += call["function"]["arguments"].get_ref<const std::string&>().size();
+    // Only the usage chunk needs a real parse; content deltas are counted
+    // with a cheap scan (this runs for every token of every stream).
+    const auto u = data.find("\"usage\"");
+    if (u != std::string_view::npos && data.find("\"usage\":null") == std::string_view::npos) {
+      auto chunk = json::parse(data, nullptr, false);
+      if (!chunk.is_discarded() && chunk.is_object()) {
+        auto it = chunk.find("usage");
+        if (it != chunk.end() && it->is_object()) {
+          record_usage(ctx, *it);
+          st.got_usage = true;
+          auto ch = chunk.find("choices");
+          bool usage_only = ch == chunk.end() || (ch->is_array() && ch->empty());
+          if (usage_only && !client_wants_usage) co_return;  // the client did not ask for it
         }
       }
     }
+    pending_chars += delta_text_chars(data);
+    pending.append("data: ").append(data).append("\n\n");
+    co_return;
+  };
+  cb.on_flush = [&]() -> Awaitable<void> {
+    if (pending.empty()) co_return;
     std::string out;
-    out.reserve(data.size() + 8);
-    out.append("data: ").append(data).append("\n\n");
+    out.swap(pending);
+    std::size_t chars = pending_chars;
+    pending_chars = 0;
     co_await ctx.stream->write(out);
+    st.content_chars += chars;  // counted once it really went to the client
   };
 
   // Usage for the ledger: the upstream's own figures when its usage chunk
@@ -202,8 +289,7 @@ Awaitable<Response> chat_completions(Context& ctx, gateway::Gateway& gw) {
   ctx.usage.upstream_called = true;
   // The body goes upstream byte for byte as the client sent it.
   auto reply = co_await gw.request_json(http::Verb::post, "/chat/completions", std::string(ctx.request.body()), ctx.cancellation);
-  auto j = parse_upstream(reply);
-  if (j.is_object() && j.contains("usage")) record_usage(ctx, j["usage"]);
+  record_upstream_usage(ctx, reply);
   count_tokens(ctx.usage.model, ctx.usage.prompt_tokens, ctx.usage.completion_tokens);
   co_return upstream_response(ctx, reply);
 }
@@ -214,8 +300,7 @@ Awaitable<Response> embeddings(Context& ctx, gateway::Gateway& gw) {
   if (!req.contains("input")) throw bad_request("you must provide an input parameter", "input", "missing_required_parameter");
   ctx.usage.upstream_called = true;
   auto reply = co_await gw.request_json(http::Verb::post, "/embeddings", std::string(ctx.request.body()), ctx.cancellation);
-  auto j = parse_upstream(reply);
-  if (j.is_object() && j.contains("usage")) record_usage(ctx, j["usage"]);
+  record_upstream_usage(ctx, reply);
   count_tokens(ctx.usage.model, ctx.usage.prompt_tokens, 0);
   co_return upstream_response(ctx, reply);
 }

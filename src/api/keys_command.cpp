@@ -162,11 +162,13 @@ void add_keys_command(CLI::App& app, std::function<config::Config()> load_config
   create->add_option("--concurrency", args->concurrency, "Requests in flight (0 = unlimited)");
   create->add_option("--tokens-per-day", args->tokens_per_day, "Token budget per UTC day (0 = unlimited)");
   create->add_option("--usd-per-month", args->usd_per_month, "Cost budget per UTC month (0 = unlimited)");
+  create->fallthrough();  // --data-dir after the subcommand goes to `keys`
   create->callback([=] { *exit_code = run_keys_create(cfg(), *args, std::cout, std::cerr); });
 
   auto list_json = std::make_shared<bool>(false);
   auto* list = keys->add_subcommand("list", "List keys (never the keys themselves)");
   list->add_flag("--json", *list_json, "JSON output");
+  list->fallthrough();  // --data-dir after the subcommand goes to `keys`
   list->callback([=] { *exit_code = run_keys_list(cfg(), *list_json, std::cout, std::cerr); });
 
   auto show_id = std::make_shared<std::string>();
@@ -174,11 +176,13 @@ void add_keys_command(CLI::App& app, std::function<config::Config()> load_config
   auto* show = keys->add_subcommand("show", "Show one key");
   show->add_option("id", *show_id, "Key id (key_...)")->required();
   show->add_flag("--json", *show_json, "JSON output");
+  show->fallthrough();  // --data-dir after the subcommand goes to `keys`
   show->callback([=] { *exit_code = run_keys_show(cfg(), *show_id, *show_json, std::cout, std::cerr); });
 
   auto revoke_id = std::make_shared<std::string>();
   auto* revoke = keys->add_subcommand("revoke", "Revoke a key (the server notices within ~1 s)");
   revoke->add_option("id", *revoke_id, "Key id (key_...)")->required();
+  revoke->fallthrough();  // --data-dir after the subcommand goes to `keys`
   revoke->callback([=] { *exit_code = run_keys_revoke(cfg(), *revoke_id, std::cout, std::cerr); });
 }
 

@@ -15,7 +15,10 @@ using http::Response;
 using nlohmann::json;
 
 std::optional<std::int64_t> parse_time_bound(std::string_view s) {
+  // Digits only: from_chars would also take a sign ("-026-11-25").
   auto num = [](std::string_view t, int& out) {
+    for (char c : t)
+      if (c < '0' || c > '9') return false;
     auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
     return ec == std::errc() && p == t.data() + t.size();
   };
@@ -38,6 +41,7 @@ std::optional<std::int64_t> parse_time_bound(std::string_view s) {
     if (!num(rest.substr(1, 2), h) || !num(rest.substr(4, 2), mi) || !num(rest.substr(7, 2), sec)) return std::nullopt;
     if (h > 23 || mi > 59 || sec > 60) return std::nullopt;
   }
+  if (y < 1970) return std::nullopt;
   using namespace std::chrono;
   year_month_day ymd{year(y), month(static_cast<unsigned>(mo)), day(static_cast<unsigned>(d))};
   if (!ymd.ok()) return std::nullopt;

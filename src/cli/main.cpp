@@ -11,8 +11,11 @@
 #include "cli/app.hpp"
 #include "cli/commands.hpp"
 #include "config/loader.hpp"
+#include "inference/threads.hpp"
 
 int main(int argc, char** argv) {
+  // Must come first: libgomp reads OMP_WAIT_POLICY when it is loaded.
+  osprey::inference::reexec_with_passive_openmp(argv);
   CLI::App app{"Osprey: YOLO detection and an OpenAI-compatible gateway in one server"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");

@@ -2,30 +2,167 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+#include "access/access_service.hpp"
+#include "access/middleware.hpp"
+#include "api/admin_routes.hpp"
+#include "api/chat_routes.hpp"
+#include "api/detection_routes.hpp"
+#include "api/metrics_routes.hpp"
+#include "api/usage_routes.hpp"
+#include "common/log.hpp"
+#include "gateway/gateway.hpp"
+#include "inference/model_registry.hpp"
+#include "secrets/resolver.hpp"
 #include "server/middleware.hpp"
+#include "usage/ledger.hpp"
 
 namespace osprey::cli {
 
+namespace fs = std::filesystem;
+
 struct Services::Impl {
   config::Config cfg;
+  std::unique_ptr<usage::Ledger> ledger;
+  std::unique_ptr<access::AccessService> access;
+  std::unique_ptr<inference::ModelRegistry> registry;
+  // The gateway is replaced on reload (new keys, new upstream); routes hold
+  // the shared_ptr they were built with, so requests in flight finish on it.
+  std::mutex gateway_mu;
+  std::shared_ptr<gateway::Gateway> gateway;
+  // Model folder -> newest mtime of its files, for --reload.
+  std::map<std::string, fs::file_time_type> model_stamps;
+
+  std::shared_ptr<gateway::Gateway> make_gateway(const config::Config& c) {
+    auto gcfg = c.gateway;
+    auto resolver = secrets::SecretResolver::from_environment(c.env_file);
+    if (!c.master_key.empty()) resolver.set_master_key(c.master_key);
+    gcfg.api_keys = secrets::resolve_upstream_keys(resolver, c.gateway.api_keys);
+    auto gw = std::make_shared<gateway::Gateway>(gcfg);
+    spdlog::info("gateway: upstream {} with {} key(s){}", gcfg.base_url, gcfg.api_keys.size(),
+                 gcfg.api_keys.empty() ? " (chat routes answer 503 until one is configured)" : "");
+    return gw;
+  }
+
+  std::map<std::string, fs::file_time_type> scan_stamps() const {
+    std::map<std::string, fs::file_time_type> out;
+    std::error_code ec;
+    for (const auto& dir : fs::directory_iterator(cfg.inference.models_dir, ec)) {
+      if (!dir.is_directory(ec)) continue;
+      fs::file_time_type newest{};
+      for (const auto& f : fs::directory_iterator(dir.path(), ec)) newest = std::max(newest, f.last_write_time(ec));
+      out[dir.path().filename().string()] = newest;
+    }
+    return out;
+  }
 };
 
-Services::Services(const config::Config& cfg) : impl_(std::make_unique<Impl>()) { impl_->cfg = cfg; }
+Services::Services(const config::Config& cfg) : impl_(std::make_unique<Impl>()) {
+  impl_->cfg = cfg;
+  impl_->ledger = std::make_unique<usage::Ledger>(cfg.data_dir);
+  impl_->access = std::make_unique<access::AccessService>(cfg, impl_->ledger.get());
+  impl_->registry = std::make_unique<inference::ModelRegistry>(cfg.inference);
+  impl_->gateway = impl_->make_gateway(cfg);
+}
+
 Services::~Services() = default;
 
-void Services::start(const config::Config& cfg) { (void)cfg; }
+void Services::start(const config::Config& cfg) {
+  std::error_code ec;
+  if (!fs::is_directory(cfg.inference.models_dir, ec)) {
+    spdlog::warn("model repository {} does not exist: no detection models. Create it with one folder per model "
+                 "(Darknet .cfg+.weights, .onnx or .torchscript, plus coco.names)",
+                 cfg.inference.models_dir);
+    return;
+  }
+  impl_->registry->scan();
+  impl_->model_stamps = impl_->scan_stamps();
+  int available = 0;
+  for (const auto& m : impl_->registry->list()) {
+    if (m.state == "available") {
+      ++available;
+      spdlog::info("model {}: {} {} on {} ({}x{}, {} classes, loaded in {:.0f} ms)", m.name, m.family, m.format,
+                   m.engine, m.input_width, m.input_height, m.classes.size(), m.load_ms);
+    } else {
+      spdlog::warn("model {}: {} ({})", m.name, m.state, m.reason);
+    }
+  }
+  if (available == 0)
+    spdlog::warn("no detection model could be loaded from {}: add a folder per model (see README)",
+                 cfg.inference.models_dir);
+  else
+    spdlog::info("{} model(s) available; default model: {}", available, impl_->registry->default_model());
+}
 
-void Services::reconfigure(const config::Config& cfg) { impl_->cfg = cfg; }
+void Services::reconfigure(const config::Config& cfg) {
+  auto gw = impl_->make_gateway(cfg);
+  {
+    std::lock_guard lock(impl_->gateway_mu);
+    impl_->gateway = std::move(gw);
+  }
+  impl_->cfg = cfg;
+}
 
-void Services::sync_models() {}
+void Services::sync_models() {
+  auto now = impl_->scan_stamps();
+  auto& before = impl_->model_stamps;
+  for (const auto& [name, stamp] : now) {
+    auto it = before.find(name);
+    if (it != before.end() && it->second == stamp) continue;
+    spdlog::info("reload: model folder {} {}, loading", name, it == before.end() ? "added" : "changed");
+    try {
+      auto info = impl_->registry->load(name, nlohmann::json::object());
+      if (info.state == "available")
+        spdlog::info("reload: model {} available", name);
+      else
+        spdlog::warn("reload: model {} {}: {}", name, info.state, info.reason);
+    } catch (const std::exception& e) {
+      spdlog::error("reload: model {} failed to load, previous version keeps serving: {}", name, e.what());
+    }
+  }
+  for (const auto& [name, _] : before) {
+    if (now.count(name)) continue;
+    spdlog::info("reload: model folder {} removed, unloading after in-flight requests", name);
+    impl_->registry->unload(name);
+  }
+  before = std::move(now);
+}
 
-void Services::stop() {}
+void Services::stop() {
+  // The ledger flushes its queue in its destructor; nothing else holds
+  // resources that outlive the process meaningfully.
+  impl_->access.reset();
+  impl_->ledger.reset();
+}
 
 std::shared_ptr<const http::Router> Services::build_router(const config::Config& cfg, api::ServerState& state) {
   auto router = std::make_shared<http::Router>();
   router->use(server::core_middleware(cfg.server));
+  for (auto& mw : access::make_access_middleware(*impl_->access, *impl_->ledger)) router->use(std::move(mw));
+
+  std::shared_ptr<gateway::Gateway> gw;
+  {
+    std::lock_guard lock(impl_->gateway_mu);
+    gw = impl_->gateway;
+  }
+  // Routes keep references: the router owns a share of the gateway, and the
+  // config copy lives as long as the router.
+  auto cfg_copy = std::make_shared<config::Config>(cfg);
+  api::add_detection_routes(*router, *impl_->registry, *cfg_copy);
+  api::add_chat_routes(*router, *gw);
+  api::add_admin_routes(*router, *impl_->access, *impl_->ledger);
+  api::add_usage_routes(*router, *impl_->access, *impl_->ledger);
+  api::add_metrics_route(*router, cfg.server);
   api::add_core_routes(*router, state);
-  return router;
+  // Keep what the routes reference alive exactly as long as this router.
+  return std::shared_ptr<const http::Router>(router.get(), [router, gw, cfg_copy](const http::Router*) mutable {
+    router.reset();
+    gw.reset();
+    cfg_copy.reset();
+  });
 }
 
 }  // namespace osprey::cli

@@ -69,6 +69,15 @@ void ConnectionPool::give_back(std::shared_ptr<Connection> c) {
   if (evicted) evicted->close();
 }
 
+void ConnectionPool::clear() {
+  std::deque<std::shared_ptr<Connection>> all;
+  {
+    std::lock_guard lock(mu_);
+    all.swap(idle_);
+  }
+  for (auto& c : all) c->close();
+}
+
 std::size_t ConnectionPool::idle() const {
   std::lock_guard lock(mu_);
   return idle_.size();

@@ -55,6 +55,9 @@ class ConnectionPool {
   std::shared_ptr<Connection> take(const boost::asio::any_io_executor& ex);
   void give_back(std::shared_ptr<Connection> c);
   std::size_t idle() const;
+  // Closes every idle connection. Call while their io_contexts still exist
+  // (after the I/O threads stopped is fine).
+  void clear();
 
  private:
   mutable std::mutex mu_;

@@ -300,6 +300,15 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
         co_return;
       }
     }
+    if (!events.empty() && cb->on_flush) {
+      try {
+        co_await cb->on_flush();
+      } catch (...) {
+        x.callback_error = std::current_exception();
+        c.close();
+        co_return;
+      }
+    }
     events.clear();
   }
   if (relay) x.done = true;  // a clean end of body counts as the end of the stream

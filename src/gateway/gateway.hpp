@@ -66,9 +66,15 @@ struct UpstreamReply {
 // answered 200 (begin the client's response there); on_event once per SSE
 // event, in order, before the next byte is read from the upstream; an
 // exception from either (client gone) closes the upstream and propagates.
+//
+// on_flush (optional) runs after the events completed by one upstream read
+// were all given to on_event: a caller that buffers in on_event writes
+// there, so events that arrived together leave in one write, and none waits
+// for the next read.
 struct StreamCallbacks {
   std::function<http::Awaitable<void>()> on_open;
   std::function<http::Awaitable<void>(std::string_view data)> on_event;
+  std::function<http::Awaitable<void>()> on_flush;
 };
 
 struct StreamResult {
@@ -101,6 +107,11 @@ class Gateway {
   std::string redact(std::string_view text) const;
 
   std::size_t idle_connections() const { return pool_.idle(); }
+
+  // Closes the pooled keep-alive connections. Their sockets belong to the
+  // server's io_contexts: call this after the server stopped and before it
+  // is destroyed (or destroy the Gateway first).
+  void drop_idle_connections() { pool_.clear(); }
 
   struct Exchange;  // one attempt (gateway.cpp)
 

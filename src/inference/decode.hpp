@@ -28,7 +28,7 @@ struct DecodeParams {
   int max_detections = 300;
   std::vector<int> classes;  // empty = all
   bool multi_label = false;
-  int max_candidates = 10000000;  // cap before NMS (bounds the work of a conf-0 request)
+  int max_candidates = 100000;  // cap before NMS (bounds the work of a conf-0 request)
 };
 
 // `out` is the raw float output with the shape above. Throws

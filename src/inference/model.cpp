@@ -127,6 +127,11 @@ std::shared_ptr<Model> Model::load(const ModelSpec& spec, int instances) {
       }
       if (!oi.outputs.empty()) info.output_name = oi.outputs[0].name;
       embedded_names = oi.names;
+      const char* no_fix = std::getenv("OSPREY_OPENCV_NO_WORKAROUND");  // "1": A/B only
+      if (no_fix && std::string(no_fix) == "1" && !oi.scaled_matmuls.empty()) {
+        spdlog::warn("inference: {}: OSPREY_OPENCV_NO_WORKAROUND=1, scores will be wrong", spec.name);
+        oi.scaled_matmuls.clear();
+      }
       if (!oi.scaled_matmuls.empty()) {
         spdlog::info("inference: {}: OpenCV 4.6 attention-scale workaround on {}", spec.name,
                      fmt::join(oi.scaled_matmuls, ", "));

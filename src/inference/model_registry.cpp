@@ -51,6 +51,11 @@ ModelRegistry::ModelRegistry(config::InferenceConfig cfg) : cfg_(std::move(cfg))
   spdlog::info("inference: {} worker threads x {} engine threads per forward, max_queue {} per model, "
                "no dynamic batching (traced graphs are fixed at batch 1)",
                workers_n_, engine_threads_, cfg_.max_queue);
+  if (cfg_.max_batch > 1) {
+    spdlog::warn("inference: max_batch={} ignored: the TorchScript graphs are traced at batch 1 and OpenCV DNN "
+                 "gains nothing from batching on CPU",
+                 cfg_.max_batch);
+  }
 }
 
 ModelRegistry::~ModelRegistry() {

@@ -19,12 +19,21 @@
 //   auto r2 = reg.detect_sync("yolov8n", bgr, {});  // CLI and tests
 //
 // Threads: inference runs on the registry's own worker pool (cfg.workers
-// threads, each forward using cfg.engine_threads intra-op threads; the
-// defaults split the cores so nothing is oversubscribed). Every model holds
+// threads, default = cores), each forward using cfg.engine_threads intra-op
+// threads (default = cores / workers, so nothing is oversubscribed; set via
+// cv::setNumThreads and at::set_num_threads, inter-op 1). Every model holds
 // one engine instance per worker (an OpenCV Net is not thread-safe), and a
 // bounded count of waiting requests (cfg.max_queue; beyond it detect() throws
-// ApiError 503 code "queue_full"). No dynamic batching: the TorchScript files
-// are traced at batch 1 with fixed shapes, and OpenCV gains nothing from it.
+// ApiError 503 code "queue_full"). No dynamic batching (cfg.max_batch is
+// ignored with a warning): the TorchScript files are traced at batch 1 with
+// fixed shapes, and OpenCV DNN gains nothing from it on CPU.
+// The process should call reexec_with_passive_openmp() (threads.hpp) first
+// thing in main(): libtorch's OpenMP threads otherwise spin between forwards.
+//
+// Metrics (metrics::Registry::global(), label model): counters
+// osprey_inference_request_success_total / _failure_total, histograms
+// osprey_inference_queue_duration_seconds / _compute_duration_seconds, gauge
+// osprey_inference_queue_depth.
 //
 // load() and unload() BLOCK the calling thread (loading takes ~0.1-1 s per
 // model, unload waits for that model's in-flight requests): call them from

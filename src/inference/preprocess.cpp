@@ -23,9 +23,11 @@ cv::Mat make_blob(const cv::Mat& bgr, const std::string& family, int width, int 
     if (!yolox && family != "yolov5" && family != "yolov8") {
       throw std::invalid_argument("unknown model family: " + family);
     }
-    float r = std::min(float(width) / bgr.cols, float(height) / bgr.rows);
+    // double, as in Python: in float, 640 * (416/640.f) is 415.99998 and
+    // int() drops a pixel on every 640-wide photo.
+    double r = std::min(double(width) / bgr.cols, double(height) / bgr.rows);
     int nw, nh;
-    float left, top;
+    double left, top;
     if (yolox) {
       // yolox/data/data_augment.py preproc: int(w*r), pasted at (0,0).
       nw = int(bgr.cols * r);
@@ -36,9 +38,9 @@ cv::Mat make_blob(const cv::Mat& bgr, const std::string& family, int width, int 
       // round(d-0.1) on the top/left.
       nw = int(std::lround(bgr.cols * r));
       nh = int(std::lround(bgr.rows * r));
-      float dw = (width - nw) / 2.0f, dh = (height - nh) / 2.0f;
-      left = std::lround(dw - 0.1f);
-      top = std::lround(dh - 0.1f);
+      double dw = (width - nw) / 2.0, dh = (height - nh) / 2.0;
+      left = std::lround(dw - 0.1);
+      top = std::lround(dh - 0.1);
     }
     nw = std::clamp(nw, 1, width);
     nh = std::clamp(nh, 1, height);
@@ -52,7 +54,7 @@ cv::Mat make_blob(const cv::Mat& bgr, const std::string& family, int width, int 
     int ix = std::clamp(int(left), 0, width - nw), iy = std::clamp(int(top), 0, height - nh);
     resized.copyTo(canvas(cv::Rect(ix, iy, nw, nh)));
     blob = cv::dnn::blobFromImage(canvas, yolox ? 1.0 : 1.0 / 255.0, cv::Size(), cv::Scalar(), !yolox, false);
-    t.scale = r;
+    t.scale = float(r);
     t.pad_x = float(ix);
     t.pad_y = float(iy);
   }

@@ -15,16 +15,27 @@
 #include <map>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "http/response.hpp"
 #include "http/router.hpp"
 
 namespace osprey::testutil {
 
+// A fresh directory under $TMPDIR, removed when the test process exits.
 inline std::string temp_dir(const std::string& prefix) {
+  struct Cleanup {
+    std::vector<std::filesystem::path> dirs;
+    ~Cleanup() {
+      std::error_code ec;
+      for (auto& d : dirs) std::filesystem::remove_all(d, ec);
+    }
+  };
+  static Cleanup cleanup;
   std::random_device rd;
   auto p = std::filesystem::temp_directory_path() / (prefix + "-" + std::to_string(rd()) + std::to_string(rd()));
   std::filesystem::create_directories(p);
+  cleanup.dirs.push_back(p);
   return p.string();
 }
 

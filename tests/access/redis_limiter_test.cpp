@@ -3,12 +3,6 @@
 // they race from several threads; Redis going away must fail closed (503)
 // or open, as configured.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <thread>
@@ -18,6 +12,7 @@
 #include "access/redis_client.hpp"
 #include "access/redis_limiter.hpp"
 #include "access_test_util.hpp"
+#include "redis_server.hpp"
 #include "usage/ledger.hpp"
 
 using namespace osprey;
@@ -25,61 +20,6 @@ using namespace osprey::access;
 using namespace osprey::testutil;
 
 namespace {
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-// A throwaway redis-server: no persistence, loopback only, killed at the end.
-class RedisServer {
- public:
-  RedisServer() {
-    port_ = free_port();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      auto p = std::to_string(port_);
-      ::execlp("redis-server", "redis-server", "--port", p.c_str(), "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning", static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    RedisClient probe(endpoint(), {100, 500, 0});
-    for (int i = 0; i < 100; ++i) {
-      try {
-        probe.command_sync({"PING"});
-        return;
-      } catch (const std::exception&) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-    }
-    throw std::runtime_error("redis-server did not start on port " + std::to_string(port_));
-  }
-  ~RedisServer() { stop(); }
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  RedisEndpoint endpoint() const {
-    RedisEndpoint ep;
-    ep.port = port_;
-    return ep;
-  }
-  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
-
- private:
-  int port_ = 0;
-  pid_t pid_ = -1;
-};
 
 constexpr std::int64_t kT0 = 1795600830250;  // 2026-11-25T10:00:30.250Z
 

@@ -345,6 +345,41 @@ TEST_F(DetectionApi, BadInputsAreClientErrors) {
   expect(call(http::Verb::post, "/v1/detect", png, {jpeg}), 413, "image_too_large");
 }
 
+TEST_F(DetectionApi, ConcurrentRequestsGetTheirOwnAnswers) {
+  // Requests for different images in flight together on one I/O thread:
+  // each must get its own image's detections back.
+  struct Call {
+    http::Request req;
+    std::string path = "/v1/detect";
+    std::unique_ptr<http::Context> ctx;
+    std::future<http::Response> fut;
+  };
+  const std::vector<std::string> names = {"dog.jpg", "bus.jpg", "horses.jpg", "dog.jpg", "bus.jpg", "horses.jpg"};
+  std::vector<std::unique_ptr<Call>> calls;
+  for (const auto& n : names) {
+    auto c = std::make_unique<Call>();
+    c->req = http::Request{http::Verb::post, "/v1/detect", 11};
+    c->req.set("Content-Type", "image/jpeg");
+    c->req.body() = image(n);
+    c->req.prepare_payload();
+    c->ctx.reset(new http::Context{.request = c->req, .path = c->path});
+    c->ctx->executor = io_->get_executor();
+    calls.push_back(std::move(c));
+  }
+  for (auto& c : calls) c->fut = boost::asio::co_spawn(*io_, router_->dispatch(*c->ctx), boost::asio::use_future);
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    http::Response res = calls[i]->fut.get();
+    ASSERT_EQ(res.result_int(), 200) << res.body();
+    json b = json::parse(res.body());
+    const int w = names[i] == "dog.jpg" ? 768 : names[i] == "bus.jpg" ? 810 : 773;
+    EXPECT_EQ(b["image"]["width"], w) << names[i];
+    const std::string want = names[i] == "dog.jpg" ? "dog" : names[i] == "bus.jpg" ? "bus" : "horse";
+    bool found = false;
+    for (const auto& d : b["detections"]) found = found || d["label"] == want;
+    EXPECT_TRUE(found) << names[i];
+  }
+}
+
 // --- DeepStack / CodeProject.AI ----------------------------------------------
 
 TEST_F(DetectionApi, DeepStackDetection) {
@@ -569,6 +604,7 @@ TEST_F(DetectionApi, ModelResources) {
   // Reload without a body; unknown folder; a model that cannot load.
   EXPECT_EQ(call(http::Verb::put, "/v1/detection/models/yolo-fastest-1.1-xl").status(), 200);
   EXPECT_EQ(call(http::Verb::put, "/v1/detection/models/nope").status(), 404);
+  EXPECT_EQ(call(http::Verb::put, "/v1/detection/models/..").status(), 400);  // no escaping the repository
   r = call(http::Verb::put, "/v1/detection/models/yolov8n-stockhead");
   EXPECT_EQ(r.status(), 422);
   EXPECT_EQ(r.body()["error"]["code"], "model_load_failed");

@@ -6,7 +6,8 @@
 //   cmake -DOSPREY_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ ... && ./fuzz_multipart -max_total_time=60
 //
 // Seed idea: "multipart/form-data; boundary=b\n--b\r\nContent-Disposition:
-// form-data; name=\"image\"\r\n\r\nxyz\r\n--b--".
+// form-data; name=\"image\"\r\n\r\nxyz\r\n--b--", or any input starting
+// with a byte >= 0xF0 (structured mode, see below).
 
 #include <cstdint>
 #include <cstdlib>
@@ -17,6 +18,15 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
+  // A first byte >= 0xF0 selects the structured mode: a valid Content-Type and
+  // opening part are prepended, so random inputs (the replay test has no seed
+  // files) exercise part headers, bodies and delimiters, not just the header.
+  std::string framed;
+  if (!in.empty() && static_cast<unsigned char>(in[0]) >= 0xF0) {
+    framed = "multipart/form-data; boundary=b\n--b\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\n";
+    framed.append(in.substr(1));
+    in = framed;
+  }
   const auto nl = in.find('\n');
   std::string_view content_type = nl == std::string_view::npos ? std::string_view("multipart/form-data; boundary=b")
                                                                 : in.substr(0, nl);

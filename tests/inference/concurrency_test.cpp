@@ -15,6 +15,7 @@
 
 #include "common/error.hpp"
 #include "inference/model_registry.hpp"
+#include "inference/torch_engine.hpp"
 #include "test_env.hpp"
 
 namespace osprey::inference {
@@ -36,7 +37,8 @@ bool same(const DetectResult& a, const DetectResult& b) {
 
 TEST(Concurrency, ParallelRequestsGiveTheSerialResults) {
   auto& reg = testing::shared_registry();
-  const std::vector<std::string> models = {"yolov8n", "yolov8n-ts", "yolox-nano", "yolo-fastest-1.1"};
+  const std::vector<std::string> models = {"yolov8n", torch_available() ? "yolov8n-ts" : "yolov5n", "yolox-nano",
+                                           "yolo-fastest-1.1"};
   const std::vector<std::string> images = {"dog.jpg", "street.jpg"};
   std::map<std::pair<std::string, std::string>, DetectResult> serial;
   std::map<std::string, cv::Mat> imgs;
@@ -142,7 +144,8 @@ TEST(Concurrency, QueueBoundAnswers503) {
 TEST(Concurrency, UnloadDuringTrafficWaitsAndSparesOtherModels) {
   auto& reg = testing::shared_registry();
   cv::Mat img = testing::image("dog.jpg");
-  auto ref_other = reg.detect_sync("yolov8n-ts", img, {});
+  const std::string other = torch_available() ? "yolov8n-ts" : "yolov8n";
+  auto ref_other = reg.detect_sync(other, img, {});
   std::atomic<bool> stop{false};
   std::atomic<int> served{0}, gone{0}, other_ok{0}, bad{0};
   std::vector<std::thread> traffic;
@@ -162,7 +165,7 @@ TEST(Concurrency, UnloadDuringTrafficWaitsAndSparesOtherModels) {
   traffic.emplace_back([&] {
     while (!stop) {
       try {
-        if (same(reg.detect_sync("yolov8n-ts", img, {}), ref_other)) ++other_ok;
+        if (same(reg.detect_sync(other, img, {}), ref_other)) ++other_ok;
         else ++bad;
       } catch (...) {
         ++bad;

@@ -54,6 +54,7 @@ function sendError(res, status, type, code, message, headers = {}) {
 }
 
 function handle(req, res, body) {
+  if (process.env.OSPREY_TEST_VERBOSE) console.error('upstream got', req.method, req.url, body.slice(0, 40), req.socket.remotePort);
   seen.push({ method: req.method, url: req.url, headers: req.headers, body });
   if (req.method === 'GET' && req.url === '/v1/models') {
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -150,6 +151,7 @@ after(async () => {
     await new Promise((r) => { osprey.on('exit', r); setTimeout(r, 10000); });
   }
   if (upstream) upstream.close();
+  if (process.env.OSPREY_TEST_VERBOSE) console.error(ospreyLog);
   // Nothing Osprey logged may contain the upstream key.
   assert.ok(!ospreyLog.includes(UPSTREAM_KEY), 'the upstream key appeared in the osprey log');
 });

@@ -104,4 +104,6 @@ TEST(LedgerCrash, EveryAcknowledgedRecordSurvivesSigkill) {
   // Records may exist that were committed but not yet acknowledged.
   EXPECT_GE(stored.size(), acked.size());
   RecordProperty("acknowledged", static_cast<int>(acked.size()));
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }

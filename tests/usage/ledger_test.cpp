@@ -21,10 +21,20 @@ using namespace osprey::usage;
 
 namespace {
 
+// A fresh directory, removed when the test process exits.
 std::string temp_dir() {
+  struct Cleanup {
+    std::vector<std::filesystem::path> dirs;
+    ~Cleanup() {
+      std::error_code ec;
+      for (auto& d : dirs) std::filesystem::remove_all(d, ec);
+    }
+  };
+  static Cleanup cleanup;
   std::random_device rd;
   auto p = std::filesystem::temp_directory_path() / ("osprey-ledger-" + std::to_string(rd()) + std::to_string(rd()));
   std::filesystem::create_directories(p);
+  cleanup.dirs.push_back(p);
   return p.string();
 }
 
