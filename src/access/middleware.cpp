@@ -138,6 +138,13 @@ http::Middleware ledger_middleware(AccessService& access, usage::Ledger& ledger)
                   {{"route", rec.route}})
         .observe(secs);
 
+    // Public routes (health probes, docs, metrics scrapes) are not usage:
+    // they are counted in metrics above but not written to the ledger, so a
+    // probe every second neither grows the database nor waits for a commit.
+    if (ctx.route && ctx.route->scope.empty()) {
+      if (ep) std::rethrow_exception(ep);
+      co_return std::move(*res);
+    }
     bool committed = true;
     try {
       auto commit = ledger.record(std::move(rec));  // named: see usage/completion.hpp

@@ -86,7 +86,7 @@ int run_keys_create(const config::Config& cfg, const KeysCreateArgs& a, std::ost
     auto created = store.create(spec);
     err << "created " << created.record.id << " (" << (a.name.empty() ? "unnamed" : a.name)
         << ") scopes=" << join(created.record.scopes, "-") << " limits: " << limits_text(created.record.limits)
-        << "\nThe key below is shown only once; store it now.\n";
+        << "\nThe key (printed alone on stdout) is shown only once; store it now.\n";
     err.flush();
     out << created.plaintext << "\n";
     out.flush();

@@ -72,7 +72,7 @@ nlohmann::json build_openapi(const std::vector<http::Route>& routes, const std::
       if (!responses.contains("401"))
         responses["401"] = {{"description", "Missing, unknown or revoked API key"},
                             {"content", {{"application/json", {{"schema", error_schema_ref()}}}}}};
-      if (!responses.contains("403"))
+      if (!responses.contains("403") && r.scope != "key")
         responses["403"] = {{"description", "The key lacks the '" + r.scope + "' scope"},
                             {"content", {{"application/json", {{"schema", error_schema_ref()}}}}}};
       if (!responses.contains("429"))

@@ -60,9 +60,21 @@ struct Services::Impl {
   }
 };
 
-Services::Services(const config::Config& cfg) : impl_(std::make_unique<Impl>()) {
+Services::Services(const config::Config& cfg_in) : impl_(std::make_unique<Impl>()) {
+  // Secrets other than the upstream keys may also be enc: values or come
+  // from .env / *_FILE: resolve them once, here.
+  config::Config cfg = cfg_in;
+  auto resolver = secrets::SecretResolver::from_environment(cfg.env_file);
+  if (!cfg.master_key.empty()) resolver.set_master_key(cfg.master_key);
+  if (!cfg.access.pepper.empty()) cfg.access.pepper = resolver.reveal(cfg.access.pepper, "access.pepper");
+  else if (auto p = resolver.resolve("OSPREY_KEY_PEPPER")) cfg.access.pepper = *p;
+  if (!cfg.access.bootstrap_admin_key.empty())
+    cfg.access.bootstrap_admin_key = resolver.reveal(cfg.access.bootstrap_admin_key, "OSPREY_ADMIN_KEY");
+  else if (auto a = resolver.resolve("OSPREY_ADMIN_KEY")) cfg.access.bootstrap_admin_key = *a;
   impl_->cfg = cfg;
-  impl_->ledger = std::make_unique<usage::Ledger>(cfg.data_dir);
+  usage::Ledger::Options ledger_opts;
+  ledger_opts.synchronous_full = cfg.ledger_sync == "full";
+  impl_->ledger = std::make_unique<usage::Ledger>(cfg.data_dir, ledger_opts);
   impl_->access = std::make_unique<access::AccessService>(cfg, impl_->ledger.get());
   impl_->registry = std::make_unique<inference::ModelRegistry>(cfg.inference);
   impl_->gateway = impl_->make_gateway(cfg);
@@ -132,6 +144,10 @@ void Services::sync_models() {
 }
 
 void Services::stop() {
+  {
+    std::lock_guard lock(impl_->gateway_mu);
+    if (impl_->gateway) impl_->gateway->drop_idle_connections();
+  }
   // The ledger flushes its queue in its destructor; nothing else holds
   // resources that outlive the process meaningfully.
   impl_->access.reset();

@@ -90,6 +90,9 @@ struct Config {
   std::string config_file;  // path given with --config / OSPREY_CONFIG
   std::string env_file = ".env";
   std::string master_key;  // OSPREY_MASTER_KEY(_FILE): decrypts enc: values
+  // Usage ledger durability: "normal" (WAL, survives a process crash such as
+  // kill -9) or "full" (also survives power loss, at one fsync per batch).
+  std::string ledger_sync = "normal";
 
   // Model price table, USD per million tokens: model -> {input, output}.
   struct Price {

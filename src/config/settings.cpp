@@ -229,6 +229,13 @@ std::vector<Setting> build() {
   t.push_back(S("reload", "OSPREY_RELOAD", "--reload",
                 "watch the config file and model repository and apply changes live", K::boolean,
                 [](Config& c, const std::string& v) { c.reload = parse_bool(v); }, "false"));
+  t.push_back(S("usage.synchronous", "OSPREY_LEDGER_SYNC", "--ledger-sync",
+                "usage ledger durability: normal (survives kill -9) or full (also power loss)", K::string,
+                [](Config& c, const std::string& v) {
+                  auto l = str::lower(str::trim(v));
+                  if (l != "normal" && l != "full") throw std::invalid_argument("expected normal or full");
+                  c.ledger_sync = l;
+                }, "normal"));
   t.push_back(S("master_key", "OSPREY_MASTER_KEY", "", "decrypts enc: values in the config file (also OSPREY_MASTER_KEY_FILE)",
                 K::string, [](Config& c, const std::string& v) { c.master_key = std::string(str::trim(v)); }, "", true));
   return t;

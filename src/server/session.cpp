@@ -98,8 +98,14 @@ bool acceptable_request_id(std::string_view id) {
 asio::awaitable<void> watch_for_close(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                       std::shared_ptr<http::Cancellation> cancel, std::shared_ptr<bool> done,
                                       std::shared_ptr<asio::steady_timer> notify) {
+  // The handler may have finished before this coroutine first ran (it was
+  // posted): then there is nothing to watch, and no read to cancel later.
+  if (*done) {
+    notify->cancel();
+    co_return;
+  }
   boost::system::error_code ec;
-  auto n = co_await stream.socket().async_read_some(buffer.prepare(16 * 1024),
+  auto n = co_await stream.socket().async_read_some(buffer.prepare(512),
                                                     asio::redirect_error(asio::use_awaitable, ec));
   if (!ec) buffer.commit(n);
   if (ec && ec != asio::error::operation_aborted && !*done) cancel->cancel();
@@ -161,7 +167,7 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
     if (buffer.size() == 0) {
       guard.conn.idle = true;
       deadline.arm(milliseconds(cfg.idle_timeout_ms));
-      auto n = co_await stream.async_read_some(buffer.prepare(16 * 1024), asio::redirect_error(asio::use_awaitable, ec));
+      auto n = co_await stream.async_read_some(buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
       deadline.disarm();
       if (ec) break;  // closed, idle timeout, or shutdown: nothing to answer
       buffer.commit(n);
@@ -257,6 +263,9 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
     if (parsed_query) {
       bool watch = match.route && match.route->streaming;
       if (watch) {
+        // A stream may stay open for minutes: give back the read buffer's
+        // memory first (10k open streams x 16 KiB adds up).
+        if (buffer.size() == 0) buffer.shrink_to_fit();
         auto done = std::make_shared<bool>(false);
         auto notify = std::make_shared<asio::steady_timer>(stream.get_executor(), asio::steady_timer::time_point::max());
         asio::co_spawn(stream.get_executor(), watch_for_close(stream, buffer, ctx.cancellation, done, notify),

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <filesystem>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -50,10 +51,20 @@ void avoid_minute_boundary(int need_s) {
   if (into > (60 - need_s) * 1000) std::this_thread::sleep_for(std::chrono::milliseconds(60000 - into + 200));
 }
 
+// Removes a make_temp_dir() folder when the test ends.
+struct RemoveAtEnd {
+  std::string dir;
+  ~RemoveAtEnd() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
 }  // namespace
 
 TEST(AccessE2E, CliKeyAuthRevokeAndLimits) {
-  auto dir = make_temp_dir("osprey-access-e2e") + "/data";
+  RemoveAtEnd tmp{make_temp_dir("osprey-access-e2e")};
+  auto dir = tmp.dir + "/data";
   auto [rc, out] = OspreyProcess::run({"keys", "create", "--scopes", "detect,chat", "--rpm", "4", "--name", "e2e",
                                        "--data-dir", dir});
   ASSERT_EQ(rc, 0) << out;
@@ -80,9 +91,10 @@ TEST(AccessE2E, CliKeyAuthRevokeAndLimits) {
   // Revoke from another process while the server runs.
   auto list = c.get("/v1/admin/keys", bearer(kAdmin));
   std::string id;
-  for (auto& k : nlohmann::json::parse(list.body)["data"])
+  auto listed = nlohmann::json::parse(list.body);
+  for (auto& k : listed["data"])
     if (k["name"] == "e2e") id = k["id"];
-  ASSERT_FALSE(id.empty());
+  ASSERT_FALSE(id.empty()) << list.status << " " << list.body;
   auto [rrc, rout] = OspreyProcess::run({"keys", "revoke", id, "--data-dir", dir});
   ASSERT_EQ(rrc, 0) << rout;
   int status = 0;
@@ -128,7 +140,8 @@ TEST(AccessE2E, Kill9UnderLoadLosesNoAcknowledgedRecord) {
 
 TEST(AccessE2E, ThreeServersShareRedisLimits) {
   testutil::RedisServer redis;
-  auto dir = make_temp_dir("osprey-access-e2e3") + "/data";
+  RemoveAtEnd tmp{make_temp_dir("osprey-access-e2e3")};
+  auto dir = tmp.dir + "/data";
   auto [rc, out] = OspreyProcess::run({"keys", "create", "--scopes", "detect", "--rpm", "9", "--data-dir", dir});
   ASSERT_EQ(rc, 0) << out;
   auto key = extract_key(out);
