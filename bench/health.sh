@@ -32,12 +32,7 @@ measure() { # url conns -> "rps p50 p99" (medians over runs)
     out+=("$(WRK_LUA_DIR=$work/bench/load taskset -c 1 timeout $((duration + 30)) wrk -t1 -c"$c" -d"${duration}s" \
       --latency -s "$work/bench/load/get.lua" "$url" | sed -n 's/^BENCH_JSON //p')")
   done
-  printf '%s\n' "${out[@]}" | python3 -c '
-import json, statistics, sys
-rows = [json.loads(l) for l in sys.stdin if l.strip()]
-med = lambda k: statistics.median(r[k] for r in rows)
-errs = sum(r["err_status"] + r["err_connect"] + r["err_read"] + r["err_timeout"] for r in rows)
-print(f"{med(\"rps\"):.0f} {med(\"p50_ms\"):.3f} {med(\"p99_ms\"):.3f} {errs}")'
+  printf '%s\n' "${out[@]}" | python3 "$root/bench/lib/wrkstats.py"
 }
 
 printf '%-7s %-6s %12s %9s %9s %7s\n' server conns req/s p50_ms p99_ms errors
@@ -49,5 +44,5 @@ for c in 1 64; do
   printf '%-7s %-6s %12s %9s %9s %7s\n' osprey "$c" "$r50" "$p50" "$p99" "$e"; rps[osprey$c]=$r50
 done
 for c in 1 64; do
-  python3 -c "print(f'ratio osprey/nginx at c$c: {${rps[osprey$c]}/${rps[nginx$c]}:.2f}x')"
+  python3 -c "print('ratio osprey/nginx at c$c: %.2fx' % (${rps[osprey$c]} / ${rps[nginx$c]}))"
 done

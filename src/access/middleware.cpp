@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <optional>
+#include <unordered_map>
 
 #include "access/key_format.hpp"
 #include "common/error.hpp"
@@ -98,6 +99,45 @@ std::string requested_model(const Context& ctx) {
   return {};
 }
 
+namespace {
+
+// The per-request metric series, looked up once per (route, method, status)
+// and I/O thread: the registry's lookup takes a lock and formats labels,
+// which would dominate the cost of a cheap request.
+struct HttpSeries {
+  metrics::Counter* requests;
+  metrics::Histogram* duration;
+};
+
+HttpSeries& http_series(const http::Route* route, const std::string& route_name, const std::string& method,
+                        int status) {
+  struct Key {
+    const http::Route* route;
+    std::string route_name;  // distinguishes unmatched paths (route == nullptr)
+    std::string method;
+    int status;
+    bool operator==(const Key&) const = default;
+  };
+  struct Hash {
+    std::size_t operator()(const Key& k) const {
+      return std::hash<const void*>()(k.route) ^ (std::hash<std::string>()(k.method) * 31) ^
+             (static_cast<std::size_t>(k.status) * 1000003);
+    }
+  };
+  thread_local std::unordered_map<Key, HttpSeries, Hash> cache;
+  Key key{route, route_name, method, status};
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  auto& reg = metrics::Registry::global();
+  HttpSeries s{&reg.counter("osprey_http_requests_total", "HTTP requests by route template, method and status",
+                            {{"route", route_name}, {"method", method}, {"status", std::to_string(status)}}),
+               &reg.histogram("osprey_http_request_duration_seconds", "HTTP request latency by route template",
+                              {{"route", route_name}})};
+  return cache.emplace(std::move(key), s).first->second;
+}
+
+}  // namespace
+
 http::Middleware ledger_middleware(AccessService& access, usage::Ledger& ledger) {
   return [&access, &ledger](Context& ctx, const Next& next) -> Awaitable<Response> {
     auto t0 = std::chrono::steady_clock::now();
@@ -116,27 +156,12 @@ http::Middleware ledger_middleware(AccessService& access, usage::Ledger& ledger)
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (ctx.usage.cost_usd == 0) ctx.usage.cost_usd = access.cost_usd(ctx.usage);
 
-    usage::Record rec;
-    rec.ts_ms = usage::now_ms();
-    rec.request_id = ctx.request_id;
-    rec.key_id = ctx.principal ? ctx.principal->key_id : std::string();
-    rec.route = ctx.route ? ctx.route->path : std::string("(unmatched)");
-    rec.method = std::string(http::beast_http::to_string(ctx.request.method()));
-    rec.model = ctx.usage.model;
-    rec.status = status;
-    rec.latency_ms = secs * 1000.0;
-    rec.images = ctx.usage.images;
-    rec.prompt_tokens = ctx.usage.prompt_tokens;
-    rec.completion_tokens = ctx.usage.completion_tokens;
-    rec.cost_usd = ctx.usage.cost_usd;
-
-    auto& reg = metrics::Registry::global();
-    reg.counter("osprey_http_requests_total", "HTTP requests by route template, method and status",
-                {{"route", rec.route}, {"method", rec.method}, {"status", std::to_string(status)}})
-        .inc();
-    reg.histogram("osprey_http_request_duration_seconds", "HTTP request latency by route template",
-                  {{"route", rec.route}})
-        .observe(secs);
+    static const std::string kUnmatched = "(unmatched)";
+    const std::string& route_name = ctx.route ? ctx.route->path : kUnmatched;
+    std::string method(http::beast_http::to_string(ctx.request.method()));
+    auto& series = http_series(ctx.route, route_name, method, status);
+    series.requests->inc();
+    series.duration->observe(secs);
 
     // Public routes (health probes, docs, metrics scrapes) are not usage:
     // they are counted in metrics above but not written to the ledger, so a
@@ -145,6 +170,21 @@ http::Middleware ledger_middleware(AccessService& access, usage::Ledger& ledger)
       if (ep) std::rethrow_exception(ep);
       co_return std::move(*res);
     }
+
+    usage::Record rec;
+    rec.ts_ms = usage::now_ms();
+    rec.request_id = ctx.request_id;
+    rec.key_id = ctx.principal ? ctx.principal->key_id : std::string();
+    rec.route = route_name;
+    rec.method = std::move(method);
+    rec.model = ctx.usage.model;
+    rec.status = status;
+    rec.latency_ms = secs * 1000.0;
+    rec.images = ctx.usage.images;
+    rec.prompt_tokens = ctx.usage.prompt_tokens;
+    rec.completion_tokens = ctx.usage.completion_tokens;
+    rec.cost_usd = ctx.usage.cost_usd;
+
     bool committed = true;
     try {
       auto commit = ledger.record(std::move(rec));  // named: see usage/completion.hpp

@@ -32,7 +32,8 @@ nlohmann::json status_schema() {
 
 void add_core_routes(http::Router& router, ServerState& state) {
   auto ready = [&state](Context& ctx) -> Awaitable<Response> {
-    if (state.ready && !state.draining) co_return http::json_response(ctx, 200, {{"status", "ready"}});
+    // Probes are hit often: the body is a constant, not a JSON document built per call.
+    if (state.ready && !state.draining) co_return http::make_response(ctx, 200, R"({"status":"ready"})", "application/json");
     auto res = http::json_response(ctx, 503, {{"status", state.draining ? "draining" : "starting"}});
     res.set(http::Field::retry_after, "1");
     co_return res;
@@ -40,7 +41,7 @@ void add_core_routes(http::Router& router, ServerState& state) {
   router.add({.method = Verb::get,
               .path = "/v2/health/live",
               .handler = [](Context& ctx) -> Awaitable<Response> {
-                co_return http::json_response(ctx, 200, {{"status", "live"}});
+                co_return http::make_response(ctx, 200, R"({"status":"live"})", "application/json");
               },
               .summary = "Liveness probe",
               .tag = "Health",
