@@ -5,11 +5,11 @@
 #   pair 1: the same Darknet model (yolo-fastest-1.1-xl) on both
 #   pair 2: best format each: Osprey yolov5n-ts (libtorch) vs peer yolov5n (ONNX on cv2)
 # Then each engine's raw forward time in-process (osprey_bench_forward) for
-# the end-to-end-vs-forward CPU ratio. Usage: bench/detect.sh [--duration 10]
+# the end-to-end-vs-forward CPU ratio. Usage: bench/detect.sh [--duration 10] [--pair 1|2|forward|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD; duration=10
-while (($#)); do case "$1" in --duration) duration=$2; shift 2 ;; *) echo "unknown $1"; exit 2 ;; esac; done
+root=$PWD; duration=10; pair=all
+while (($#)); do case "$1" in --duration) duration=$2; shift 2 ;; --pair) pair=$2; shift 2 ;; *) echo "unknown $1"; exit 2 ;; esac; done
 shared=$(cd "${OSPREY_SHARED_DIR:-$root/../shared}" && pwd)
 osprey=$root/build/src/cli/osprey
 work=$(mktemp -d /tmp/osprey-bench-detect.XXXXXX)
@@ -63,8 +63,9 @@ run_pair() { # osprey-model peer-model peer-input
   (cd "$work/bench" && ./peer.sh uvicorn2 stop >/dev/null)
 }
 
-run_pair yolo-fastest-1.1-xl yolo-fastest-1.1-xl 320
-run_pair yolov5n-ts yolov5n 640
+[[ $pair == all || $pair == 1 ]] && run_pair yolo-fastest-1.1-xl yolo-fastest-1.1-xl 320
+[[ $pair == all || $pair == 2 ]] && run_pair yolov5n-ts yolov5n 640
+[[ $pair == all || $pair == forward ]] || exit 0
 
 echo "== raw forward in-process"
 OMP_WAIT_POLICY=PASSIVE "$root/build/bench/inference/osprey_bench_forward" 2>/dev/null | tail -30 || true

@@ -10,7 +10,7 @@ for line in sys.stdin:
     line = line.strip()
     if line.startswith("BENCH_JSON "):
         line = line[len("BENCH_JSON "):]
-    if line:
+    if line.startswith("{"):  # wrk's own text report is ignored
         rows.append(json.loads(line))
 if not rows:
     print("0 0 0 -1")

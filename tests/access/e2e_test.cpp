@@ -105,6 +105,18 @@ TEST(AccessE2E, CliKeyAuthRevokeAndLimits) {
   auto metrics = c.get("/metrics");
   EXPECT_EQ(metrics.status, 200);
   EXPECT_NE(metrics.body.find("osprey_rate_limited_total"), std::string::npos);
+
+  // No key material anywhere the operator can read: the server's log, the
+  // metrics, the key listing, the OpenAPI document. (Keys were sent in
+  // headers on every request above, also unknown and revoked ones.)
+  c.get("/v1/usage?limit=0", bearer("osk_notarealkeybutlookslikeone000000"));
+  auto log_text = srv->log();
+  for (const auto& secret : {key, kAdmin}) {
+    EXPECT_EQ(log_text.find(secret), std::string::npos) << "key in the log";
+    EXPECT_EQ(metrics.body.find(secret), std::string::npos) << "key in /metrics";
+    EXPECT_EQ(c.get("/v1/admin/keys", bearer(kAdmin)).body.find(secret), std::string::npos) << "key in the listing";
+    EXPECT_EQ(c.get("/openapi.json").body.find(secret), std::string::npos);
+  }
 }
 
 TEST(AccessE2E, Kill9UnderLoadLosesNoAcknowledgedRecord) {

@@ -174,6 +174,11 @@ TEST(DetectionE2E, EveryProtocolFaceWithRealKeys) {
     EXPECT_TRUE(nlohmann::json::parse(br.body)["error"].is_object());
   }
   EXPECT_EQ(c.get("/v2/health/ready").status, 200);
+
+  // The keys used above (headers and DeepStack form fields) never reach the log.
+  auto log_text = srv->log();
+  EXPECT_EQ(log_text.find(detect_key), std::string::npos);
+  EXPECT_EQ(log_text.find(chat_key), std::string::npos);
 }
 
 TEST(DetectionE2E, ReloadPicksUpModelFoldersUnderTraffic) {
