@@ -10,7 +10,9 @@
 
 #include "common/log.hpp"
 #include "common/strings.hpp"
-#include "config/dotenv.hpp"
+#include "secrets/dotenv.hpp"
+
+#include <spdlog/spdlog.h>
 
 namespace osprey::config {
 namespace {
@@ -114,11 +116,13 @@ Config Loader::resolve() const {
   std::string env_file = ".env";
   if (auto it = flags.find("--env-file"); it != flags.end()) env_file = it->second;
   else if (auto v = getenv("OSPREY_ENV_FILE")) env_file = *v;
-  auto dotenv = load_dotenv(env_file);
+  // One .env reader for the whole process (secrets/dotenv.hpp): bad lines
+  // are skipped with a warning that never echoes their text.
+  auto dotenv = secrets::DotEnv::load(env_file);
+  for (const auto& w : dotenv.warnings) spdlog::warn("{}", w);
   auto lookup = [&](const std::string& name) -> std::optional<std::string> {
     if (auto v = getenv(name)) return v;
-    if (auto it = dotenv.find(name); it != dotenv.end()) return it->second;
-    return std::nullopt;
+    return dotenv.get(name);
   };
 
   Config cfg;
