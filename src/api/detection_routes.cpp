@@ -40,7 +40,12 @@ float unit_interval(const Fields& f, const char* name) {
   return static_cast<float>(*d);
 }
 
-double round_to(double v, double unit) { return std::round(v / unit) * unit; }
+// Divides by an exact power of ten (not multiplies by 0.0001) so the result
+// is the double nearest the decimal and prints short: 0.9559, not 0.9559000000000001.
+double round_to(double v, double unit) {
+  const double inv = std::round(1.0 / unit);
+  return std::round(v * inv) / inv;
+}
 
 }  // namespace
 
