@@ -1,7 +1,7 @@
 #pragma once
 // libtorch 1.13 TorchScript engine. This header is torch-free: torch headers
 // are included by torch_engine.cpp only (the slowest file to compile). When
-// the build has no torch (OSPREY_WITH_TORCH=OFF), torch_stub.cpp provides
+// the build has no torch (OSPREY_WITH_TORCH=OFF), torch_absent.cpp provides
 // these functions and torch_available() is false.
 //
 // The traced files take exactly [1,3,640,640] (fixed shapes, batch 1); a
