@@ -31,9 +31,11 @@ test: build
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j 2 -LE slow
 
-# The suite under AddressSanitizer + UndefinedBehaviorSanitizer (accuracy tests excluded: same code, 20x slower).
+# The suite under AddressSanitizer + UndefinedBehaviorSanitizer, built -O1 -g1 (quick to build, line
+# numbers in reports); the accuracy tests are excluded: same code, many times slower.
 test-asan: setup
-	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOSPREY_SANITIZE=ON $(CMAKE_ARGS)
+	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+	  -DOSPREY_SANITIZE=ON -DOSPREY_BUILD_BENCH=OFF $(CMAKE_ARGS)
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j 2 -LE 'slow|fuzz'
@@ -41,7 +43,7 @@ test-asan: setup
 # libFuzzer targets built with clang, each run for OSPREY_FUZZ_SECONDS.
 fuzz: setup
 	CC=clang CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOSPREY_FUZZ=ON \
-	  -DOSPREY_SANITIZE=ON $(CMAKE_ARGS)
+	  -DOSPREY_SANITIZE=ON -DOSPREY_BUILD_BENCH=OFF $(CMAKE_ARGS)
 	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_all
 	cd $(BUILD_FUZZ) && ctest --output-on-failure -L fuzz
 
