@@ -91,7 +91,8 @@ TEST(DetectionE2E, EveryProtocolFaceWithRealKeys) {
   auto raw = c.post("/v1/detect?model=yolo-fastest-1.1-xl&confidence=0.5", dog,
                     {{"X-API-Key", detect_key}, {"Content-Type", "image/jpeg"}});
   ASSERT_EQ(raw.status, 200) << raw.body;
-  for (const auto& d : nlohmann::json::parse(raw.body)["detections"]) EXPECT_GE(d["confidence"].get<double>(), 0.5);
+  auto raw_json = nlohmann::json::parse(raw.body);  // named: a range-for over a temporary's member dangles
+  for (const auto& d : raw_json["detections"]) EXPECT_GE(d["confidence"].get<double>(), 0.5);
   std::string b64;
   {
     static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
