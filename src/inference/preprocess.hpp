@@ -8,6 +8,9 @@
 //   yolov8
 //   yolox    BGR     none    letterbox, image at TOP-LEFT, pad 114 (raw 0..255)
 //
+// Letterbox resize: r = min(W/w, H/h), resized to round(w*r) x round(h*r)
+// (also for YOLOX, whose own preproc truncates; see preprocess.cpp).
+//
 //   Letterbox lb;
 //   cv::Mat blob = make_blob(bgr, "yolov8", 640, 640, &lb);
 //   float x_orig = (x_input - lb.pad_x) / lb.scale;

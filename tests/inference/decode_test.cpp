@@ -149,6 +149,21 @@ TEST(Preprocess, YoloxLetterboxIsTopLeftBgrRaw) {
   EXPECT_FLOAT_EQ(at(0, 300, 0), 114);  // pad at the bottom
 }
 
+TEST(Preprocess, YoloxLetterboxRoundsTheResizedSize) {
+  // 773x512 at 416: r = 416/773, w*r = 415.99999999999994, h*r = 275.54.
+  // round() gives 416x276 (the coco128 reference); int() would give 415x275.
+  cv::Mat img(512, 773, CV_8UC3, cv::Scalar(10, 20, 30));
+  Letterbox lb;
+  cv::Mat blob = make_blob(img, "yolox", 416, 416, &lb);
+  auto at = [&](int c, int y, int x) { return blob.ptr<float>()[(size_t(c) * 416 + y) * 416 + x]; };
+  EXPECT_FLOAT_EQ(at(0, 0, 415), 10);    // last column is picture, not pad
+  EXPECT_FLOAT_EQ(at(2, 275, 415), 30);  // last picture row
+  EXPECT_FLOAT_EQ(at(0, 276, 0), 114);   // first pad row
+  EXPECT_FLOAT_EQ(lb.pad_x, 0);
+  EXPECT_FLOAT_EQ(lb.pad_y, 0);
+  EXPECT_NEAR(lb.scale, 416.0 / 773.0, 1e-7);
+}
+
 TEST(Preprocess, DarknetStretches) {
   cv::Mat img(100, 300, CV_8UC3, cv::Scalar(0, 0, 255));
   Letterbox lb;
