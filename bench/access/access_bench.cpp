@@ -68,7 +68,7 @@ struct Fixture {
       router.use(access::auth_middleware(*svc));
       router.use(access::limits_middleware(*svc));
     } else if (mode != Mode::bare) {
-      for (auto& mw : access::make_access_middleware(*svc, *ledger)) router.use(mw);
+      access::install_access_middleware(router, *svc, *ledger);
     }
     router.add({.method = http::Verb::post,
                 .path = "/v1/detect",

@@ -3,7 +3,7 @@
 // in-memory key cache the auth path reads, and the limiter.
 //
 //   access::AccessService access(cfg, &ledger);    // at startup, after the ledger
-//   for (auto& mw : access::make_access_middleware(access, ledger)) router.use(mw);
+//   access::install_access_middleware(router, access, ledger);
 //
 // Construction resolves the pepper (see pepper.hpp), opens data_dir/keys.db,
 // inserts AccessConfig::bootstrap_admin_key if it is set and not yet stored

@@ -140,7 +140,8 @@ HttpSeries& http_series(const http::Route* route, const std::string& route_name,
 
 http::Middleware ledger_middleware(AccessService& access, usage::Ledger& ledger) {
   return [&access, &ledger](Context& ctx, const Next& next) -> Awaitable<Response> {
-    auto t0 = std::chrono::steady_clock::now();
+    // Latency from when the server built the context (one clock read saved).
+    auto t0 = ctx.started_at;
     std::optional<Response> res;
     std::exception_ptr ep;
     int status = 500;
@@ -359,8 +360,12 @@ http::Middleware limits_middleware(AccessService& access) {
   };
 }
 
-std::vector<http::Middleware> make_access_middleware(AccessService& access, usage::Ledger& ledger) {
-  return {ledger_middleware(access, ledger), auth_middleware(access), limits_middleware(access)};
+bool scoped_route(const http::Route* route) { return route && !route->scope.empty(); }
+
+void install_access_middleware(http::Router& router, AccessService& access, usage::Ledger& ledger) {
+  router.use(ledger_middleware(access, ledger));
+  router.use(auth_middleware(access), scoped_route);
+  router.use(limits_middleware(access), scoped_route);
 }
 
 }  // namespace osprey::access

@@ -1,7 +1,7 @@
 #pragma once
 // The access middleware: usage ledger, authentication, rate limits.
 //
-//   for (auto& mw : access::make_access_middleware(access, ledger)) router.use(mw);
+//   access::install_access_middleware(router, access, ledger);
 //
 // Install after the server's core middleware (request id, CORS, access log)
 // and before anything else. The three layers, outermost first:
@@ -47,7 +47,11 @@ namespace osprey::access {
 
 inline constexpr std::string_view kAnyKeyScope = "key";
 
-std::vector<http::Middleware> make_access_middleware(AccessService& access, usage::Ledger& ledger);
+// Adds the three layers to `router` (auth and limits only around routes
+// with a scope: public routes skip them).
+void install_access_middleware(http::Router& router, AccessService& access, usage::Ledger& ledger);
+// Whether a route needs a key (auth and limits wrap only these).
+bool scoped_route(const http::Route* route);
 
 http::Middleware ledger_middleware(AccessService& access, usage::Ledger& ledger);
 http::Middleware auth_middleware(AccessService& access);

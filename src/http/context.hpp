@@ -101,6 +101,9 @@ struct Context {
   std::vector<std::pair<std::string, std::string>> response_headers;
 
   StreamSink* stream = nullptr;
+  // Router internal: the handler (with its error rendering) that ends the
+  // middleware chain for this request.
+  const std::function<Awaitable<Response>(Context&)>* chain_end = nullptr;
   std::shared_ptr<Cancellation> cancellation = std::make_shared<Cancellation>();
 
   std::string_view param(std::string_view name) const {

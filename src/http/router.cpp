@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/container/small_vector.hpp>
+
 #include <map>
 #include <stdexcept>
 
@@ -21,8 +23,11 @@ struct Router::Node {
 
 namespace {
 
-std::vector<std::string_view> segments(std::string_view path) {
-  std::vector<std::string_view> out;
+// Inline room for typical depths: matching allocates nothing per request.
+using Segments = boost::container::small_vector<std::string_view, 8>;
+
+Segments segments(std::string_view path) {
+  Segments out;
   std::size_t i = 0;
   while (i < path.size()) {
     while (i < path.size() && path[i] == '/') ++i;
@@ -71,7 +76,13 @@ void Router::add(Route route) {
   routes_.push_back(std::move(route));
 }
 
-void Router::use(Middleware mw) { middleware_.push_back(std::move(mw)); }
+void Router::use(Middleware mw, RouteFilter applies) {
+  layers_.push_back({std::move(mw), applies});
+  while (nexts_.size() < layers_.size() + 1) {
+    std::size_t i = nexts_.size();
+    nexts_.push_back(std::make_unique<Next>([this, i](Context& c) { return run(c, i); }));
+  }
+}
 
 Match Router::match(Verb method, std::string_view path) const {
   Match m;
@@ -110,10 +121,11 @@ Match Router::match(Verb method, std::string_view path) const {
   return m;
 }
 
-Awaitable<Response> Router::run(Context& ctx, std::size_t index, const Handler& terminal) const {
-  if (index == middleware_.size()) co_return co_await terminal(ctx);
-  Next next = [this, index, &terminal](Context& c) { return run(c, index + 1, terminal); };
-  co_return co_await middleware_[index](ctx, next);
+Awaitable<Response> Router::run(Context& ctx, std::size_t index) const {
+  while (index < layers_.size() && layers_[index].applies && !layers_[index].applies(ctx.route)) ++index;
+  if (index == layers_.size()) return (*ctx.chain_end)(ctx);
+  if (nexts_.size() <= index + 1) throw std::logic_error("router: chain not built");
+  return layers_[index].mw(ctx, *nexts_[index + 1]);
 }
 
 namespace {
@@ -134,8 +146,9 @@ Response render_exception(const Context& ctx, std::exception_ptr ep) {
 
 }  // namespace
 
-Awaitable<Response> Router::dispatch(Context& ctx) const {
-  auto m = match(ctx.request.method(), ctx.path);
+Awaitable<Response> Router::dispatch(Context& ctx) const { return dispatch(ctx, match(ctx.request.method(), ctx.path)); }
+
+Awaitable<Response> Router::dispatch(Context& ctx, Match m) const {
   Handler terminal;
   if (m.route) {
     ctx.route = m.route;
@@ -165,9 +178,10 @@ Awaitable<Response> Router::dispatch(Context& ctx) const {
                                            "route_not_found"));
     };
   }
+  ctx.chain_end = &terminal;
   std::exception_ptr ep;
   try {
-    co_return co_await run(ctx, 0, terminal);
+    co_return co_await run(ctx, 0);
   } catch (...) {
     ep = std::current_exception();
   }

@@ -1,6 +1,7 @@
 #include "server/server.hpp"
 
 #include <sched.h>
+#include <algorithm>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -46,6 +47,32 @@ asio::awaitable<void> accept_loop(Server::Worker& w) {
   }
 }
 
+// Checks the connections' read/write deadlines (see Connection) every tick.
+// A deadline fires up to two ticks late (see Connection::arm); the tick is a
+// twentieth of the shortest timeout, so that is at most 10% (and 2 x 100 ms).
+asio::awaitable<void> sweep_deadlines(Server::Worker& w) {
+  asio::steady_timer timer(w.ioc);
+  boost::system::error_code ec;
+  for (;;) {
+    timer.expires_after(w.clock.tick);
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (w.shared->draining && w.connections.empty()) co_return;
+    auto now = Connection::Clock::now();
+    w.clock.now = now;
+    for (auto* c : w.connections) {
+      if (c->deadline > now) continue;
+      c->deadline = Connection::Clock::time_point::max();
+      c->expired = true;
+      c->stream->socket().cancel(ec);
+    }
+  }
+}
+
+std::chrono::milliseconds sweep_tick(const config::ServerConfig& cfg) {
+  int shortest = std::min({cfg.header_timeout_ms, cfg.body_timeout_ms, cfg.idle_timeout_ms});
+  return std::chrono::milliseconds(std::clamp(shortest / 20, 5, 100));
+}
+
 void open_acceptor(tcp::acceptor& acc, const tcp::endpoint& ep) {
   acc.open(ep.protocol());
   acc.set_option(asio::socket_base::reuse_address(true));
@@ -74,6 +101,7 @@ Server::~Server() {
 void Server::set_router(std::shared_ptr<const http::Router> router) {
   std::lock_guard lock(shared_->router_mu);
   shared_->router = std::move(router);
+  shared_->router_version.fetch_add(1, std::memory_order_release);
 }
 
 std::shared_ptr<const http::Router> Server::router() const { return shared_->current_router(); }
@@ -91,6 +119,8 @@ void Server::start() {
   }
   for (auto& w : workers_) {
     asio::co_spawn(w->ioc, accept_loop(*w), asio::detached);
+    w->clock.tick = sweep_tick(cfg_);
+    asio::co_spawn(w->ioc, sweep_deadlines(*w), asio::detached);
     threads_.emplace_back([wp = w.get()] {
       try {
         wp->ioc.run();

@@ -7,14 +7,17 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <limits>
 
 #include "common/error.hpp"
 #include "http/response.hpp"
+#include "http/wire.hpp"
 #include "server/stream_sink.hpp"
 #include "server/worker.hpp"
 
@@ -36,6 +39,7 @@ struct ConnectionGuard {
   std::list<Connection*>::iterator it;
   ConnectionGuard(Server::Worker& worker, beast::tcp_stream& s) : w(worker) {
     conn.stream = &s;
+    conn.clock = &w.clock;
     it = w.connections.insert(w.connections.end(), &conn);
     w.shared->connections->fetch_add(1);
   }
@@ -69,7 +73,7 @@ asio::awaitable<void> reply_and_close(beast::tcp_stream& stream, unsigned versio
 
 std::string make_request_id() {
   // Unique per process run without a syscall: a random per-thread prefix
-  // plus a counter.
+  // plus a counter. 15 characters, so the string needs no allocation.
   thread_local std::uint64_t prefix = [] {
     std::uint64_t x = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
     x ^= reinterpret_cast<std::uintptr_t>(&x);
@@ -79,10 +83,15 @@ std::string make_request_id() {
     return x;
   }();
   thread_local std::uint64_t counter = 0;
-  char buf[40];
-  int n = std::snprintf(buf, sizeof buf, "%012llx%08llx", static_cast<unsigned long long>(prefix & 0xffffffffffffULL),
-                        static_cast<unsigned long long>(++counter));
-  return std::string(buf, static_cast<std::size_t>(n));
+  static constexpr char kHex[] = "0123456789abcdef";
+  // 6 hex digits of prefix, then the counter in 9 (more past 2^36).
+  std::uint64_t c = ++counter;
+  int digits = 9;
+  while (digits < 16 && (c >> (4 * digits)) != 0) ++digits;
+  std::string id(static_cast<std::size_t>(6 + digits), '0');
+  for (int i = 0; i < 6; ++i) id[static_cast<std::size_t>(5 - i)] = kHex[(prefix >> (4 * i)) & 0xf];
+  for (int i = 0; i < digits; ++i) id[static_cast<std::size_t>(5 + digits - i)] = kHex[(c >> (4 * i)) & 0xf];
+  return id;
 }
 
 bool acceptable_request_id(std::string_view id) {
@@ -113,38 +122,45 @@ asio::awaitable<void> watch_for_close(beast::tcp_stream& stream, beast::flat_buf
   notify->cancel();
 }
 
-// A read deadline that, unlike beast::tcp_stream's own timeout, leaves the
-// socket open when it fires (it only cancels the pending read), so the
-// server can still answer 408 before closing.
-class ReadDeadline {
- public:
-  explicit ReadDeadline(beast::tcp_stream& s) : stream_(s), timer_(s.get_executor()), state_(std::make_shared<State>()) {}
-  ~ReadDeadline() { ++state_->generation; }
-  void arm(milliseconds d) {
-    state_->expired = false;
-    timer_.expires_after(d);
-    timer_.async_wait([st = state_, gen = ++state_->generation, sock = &stream_.socket()](boost::system::error_code ec) {
-      if (ec || gen != st->generation) return;
-      st->expired = true;
-      boost::system::error_code ignored;
-      sock->cancel(ignored);
-    });
-  }
-  void disarm() {
-    ++state_->generation;
-    timer_.cancel();
-  }
-  bool expired() const { return state_->expired; }
+using Parser = bhttp::request_parser<bhttp::string_body>;
 
- private:
-  struct State {
-    std::uint64_t generation = 0;
-    bool expired = false;
-  };
-  beast::tcp_stream& stream_;
-  asio::steady_timer timer_;
-  std::shared_ptr<State> state_;
-};
+// Feeds the buffered bytes to the parser, reading more from the socket only
+// when it needs them, until the header (header_only) or the whole message is
+// in. Most requests arrive in one segment, so usually this parses without
+// suspending. Returns Beast's parse errors, end_of_stream when the peer
+// closed before sending a byte of this message, or the socket's error
+// (operation_aborted when the connection's deadline fired).
+asio::awaitable<boost::system::error_code> read_message(tcp::socket& socket, beast::flat_buffer& buffer,
+                                                        Parser& parser, bool header_only) {
+  boost::system::error_code ec;
+  auto done = [&] { return header_only ? parser.is_header_done() : parser.is_done(); };
+  for (;;) {
+    while (buffer.size() > 0 && !done()) {
+      std::size_t used = parser.put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec == bhttp::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (ec) co_return ec;
+      if (used == 0) break;
+    }
+    if (done()) co_return ec;
+    // Header bytes come in small reads (the parser rescans them), body bytes
+    // in large ones.
+    std::size_t want = parser.is_header_done() ? 64 * 1024 : 4096;
+    auto n = co_await socket.async_read_some(buffer.prepare(want), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::eof) {
+      if (!parser.got_some()) co_return bhttp::error::end_of_stream;
+      ec = {};
+      parser.put_eof(ec);
+      if (!ec && !done()) ec = bhttp::error::partial_message;
+      co_return ec;
+    }
+    if (ec) co_return ec;
+    buffer.commit(n);
+  }
+}
 
 }  // namespace
 
@@ -158,7 +174,9 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   ConnectionGuard guard(worker, stream);
-  ReadDeadline deadline(stream);
+  auto& deadline = guard.conn;
+  std::string head;     // the response head, reused across requests
+  std::string framing;  // chunk framing of a chunked response body
 
   for (;;) {
     if (shared.draining) break;
@@ -167,21 +185,22 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
     if (buffer.size() == 0) {
       guard.conn.idle = true;
       deadline.arm(milliseconds(cfg.idle_timeout_ms));
-      auto n = co_await stream.async_read_some(buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
+      auto n = co_await stream.socket().async_read_some(buffer.prepare(4096),
+                                                        asio::redirect_error(asio::use_awaitable, ec));
       deadline.disarm();
       if (ec) break;  // closed, idle timeout, or shutdown: nothing to answer
       buffer.commit(n);
     }
     guard.conn.idle = false;
 
-    bhttp::request_parser<bhttp::string_body> parser;
+    Parser parser;
     parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
     // The body cap depends on the route, known only once the header is in.
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // not boost::none: Beast 1.74 compares it as "exceeded"
     deadline.arm(milliseconds(cfg.header_timeout_ms));
-    co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    ec = co_await read_message(stream.socket(), buffer, parser, true);
     deadline.disarm();
-    if (ec && deadline.expired()) ec = beast::error::timeout;
+    if (ec && deadline.expired) ec = beast::error::timeout;
     if (ec) {
       if (ec == bhttp::error::header_limit)
         co_await reply_and_close(stream, 11,
@@ -198,45 +217,45 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
       break;
     }
 
-    auto& head = parser.get();
-    auto router = shared.current_router();
-    std::string_view target = head.target();
+    auto& req_head = parser.get();
+    std::shared_ptr<const http::Router> router = worker.current_router();
+    std::string_view target = req_head.target();
     auto qpos = target.find('?');
     std::string_view path = target.substr(0, qpos);
-    auto match = router->match(head.method(), path);
+    auto match = router->match(req_head.method(), path);
     std::size_t limit = cfg.max_body_bytes;
     if (match.route && match.route->max_body_bytes) limit = match.route->max_body_bytes;
     parser.body_limit(limit);
     if (auto cl = parser.content_length(); cl && *cl > limit) {
-      co_await reply_and_close(stream, head.version(),
+      co_await reply_and_close(stream, req_head.version(),
                                ApiError(413, "request body too large (" + std::to_string(*cl) + " bytes; limit " +
                                                  std::to_string(limit) + " for this route)",
                                         "invalid_request_error", "body_too_large"));
       break;
     }
     if (!parser.is_done()) {
-      if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
-        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, head.version()};
+      if (beast::iequals(req_head[bhttp::field::expect], "100-continue")) {
+        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, req_head.version()};
         stream.expires_after(milliseconds(cfg.body_timeout_ms));
         co_await bhttp::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
         stream.expires_never();
         if (ec) break;
       }
       deadline.arm(milliseconds(cfg.body_timeout_ms));
-      co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      ec = co_await read_message(stream.socket(), buffer, parser, false);
       deadline.disarm();
-      if (ec && deadline.expired()) ec = beast::error::timeout;
+      if (ec && deadline.expired) ec = beast::error::timeout;
       if (ec) {
         if (ec == bhttp::error::body_limit)
-          co_await reply_and_close(stream, head.version(),
+          co_await reply_and_close(stream, req_head.version(),
                                    ApiError(413, "request body too large (limit " + std::to_string(limit) +
                                                      " bytes for this route)",
                                             "invalid_request_error", "body_too_large"));
         else if (ec == beast::error::timeout)
-          co_await reply_and_close(stream, head.version(), ApiError(408, "request body not received in time",
+          co_await reply_and_close(stream, req_head.version(), ApiError(408, "request body not received in time",
                                                                     "invalid_request_error", "request_timeout"));
         else if (ec != asio::error::eof && ec != asio::error::connection_reset)
-          co_await reply_and_close(stream, head.version(), ApiError(400, "malformed request body: " + ec.message(),
+          co_await reply_and_close(stream, req_head.version(), ApiError(400, "malformed request body: " + ec.message(),
                                                                     "invalid_request_error", "bad_request"));
         break;
       }
@@ -270,14 +289,14 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
         auto notify = std::make_shared<asio::steady_timer>(stream.get_executor(), asio::steady_timer::time_point::max());
         asio::co_spawn(stream.get_executor(), watch_for_close(stream, buffer, ctx.cancellation, done, notify),
                        asio::detached);
-        res = co_await router->dispatch(ctx);
+        res = co_await router->dispatch(ctx, std::move(match));
         if (!*done) {
           *done = true;
           stream.socket().cancel(ec);  // ends the watcher's read
           co_await notify->async_wait(asio::redirect_error(asio::use_awaitable, ec));
         }
       } else {
-        res = co_await router->dispatch(ctx);
+        res = co_await router->dispatch(ctx, std::move(match));
       }
     }
     ctx.cancellation->clear_callbacks();
@@ -294,9 +313,14 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
       res.body().clear();
       res.content_length(len);
     }
-    stream.expires_after(milliseconds(cfg.body_timeout_ms));
-    co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-    stream.expires_never();
+    // One gathered write: the head formatted here, then the body in place.
+    http::write_head(res, head);
+    auto body = http::body_view(res, framing);
+    std::array<asio::const_buffer, 4> out{asio::buffer(head)};
+    for (std::size_t i = 0; i < body.count; ++i) out[i + 1] = asio::buffer(body.part[i]);
+    deadline.arm(milliseconds(cfg.body_timeout_ms));
+    co_await asio::async_write(stream.socket(), out, asio::redirect_error(asio::use_awaitable, ec));
+    deadline.disarm();
     if (ec || !keep) break;
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);

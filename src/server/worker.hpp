@@ -10,6 +10,8 @@
 #include <boost/beast/core/tcp_stream.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -20,16 +22,41 @@
 
 namespace osprey::server {
 
-// One live connection, as the worker sees it (for shutdown).
+// One live connection, as the worker sees it (for shutdown and deadlines).
+//
+// Read and write deadlines are plain timestamps: the worker's sweep (see
+// Server::start) cancels the socket's pending operations once one has
+// passed and sets `expired`, so the session can still answer 408. Arming a
+// timer per request instead costs a timer-queue insert and a cancelled
+// completion per read, which showed in the health benchmark.
+// The worker's view of the time, refreshed by its deadline sweep every tick:
+// reading it costs nothing, and deadlines are only as fine as the tick.
+struct CoarseClock {
+  std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now();
+  std::chrono::milliseconds tick{100};
+};
+
 struct Connection {
+  using Clock = std::chrono::steady_clock;
+  const CoarseClock* clock = nullptr;
   boost::beast::tcp_stream* stream = nullptr;
   bool idle = true;  // waiting for (the first byte of) the next request
+  bool expired = false;
+  Clock::time_point deadline = Clock::time_point::max();
+
+  // Fires after at least d, at most two ticks later than that.
+  void arm(std::chrono::milliseconds d) {
+    expired = false;
+    deadline = clock->now + d + clock->tick;
+  }
+  void disarm() { deadline = Clock::time_point::max(); }
 };
 
 struct Server::Shared {
   config::ServerConfig cfg;
   std::mutex router_mu;
   std::shared_ptr<const http::Router> router;
+  std::atomic<std::uint64_t> router_version{1};  // bumped by set_router
   std::atomic<bool> draining{false};
   std::atomic<std::size_t>* connections = nullptr;
   std::atomic<std::size_t>* in_flight = nullptr;
@@ -45,8 +72,23 @@ struct Server::Worker {
   // coroutines, whose guards still use `connections` and `shared`.
   std::shared_ptr<Server::Shared> shared;
   std::list<Connection*> connections;  // touched only on this worker's thread
+  CoarseClock clock;                   // likewise
   boost::asio::io_context ioc{1};
   boost::asio::ip::tcp::acceptor acceptor{ioc};
+  // The router as this thread last saw it: refreshed only when
+  // Shared::router_version moves, so a request costs no lock.
+  std::shared_ptr<const http::Router> router;
+  std::uint64_t router_version = 0;
+
+  const std::shared_ptr<const http::Router>& current_router() {
+    auto v = shared->router_version.load(std::memory_order_acquire);
+    if (v != router_version) {
+      std::lock_guard lock(shared->router_mu);
+      router = shared->router;
+      router_version = shared->router_version.load(std::memory_order_relaxed);
+    }
+    return router;
+  }
 };
 
 // The per-connection coroutine (session.cpp).

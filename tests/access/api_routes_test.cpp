@@ -26,7 +26,7 @@ class ApiRoutes : public ::testing::Test {
     build(router, cfg.server);
   }
   void build(http::Router& r, const config::ServerConfig& server) {
-    for (auto& mw : access::make_access_middleware(*svc, *ledger)) r.use(mw);
+    access::install_access_middleware(r, *svc, *ledger);
     api::add_admin_routes(r, *svc, *ledger);
     api::add_usage_routes(r, *svc, *ledger);
     api::add_metrics_route(r, server);

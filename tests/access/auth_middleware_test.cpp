@@ -35,7 +35,7 @@ class AuthMatrix : public ::testing::Test {
     access::AccessService::Options opts;
     opts.poll_interval = std::chrono::milliseconds(100);
     svc = std::make_unique<access::AccessService>(cfg, ledger.get(), opts);
-    for (auto& mw : access::make_access_middleware(*svc, *ledger)) router.use(mw);
+    access::install_access_middleware(router, *svc, *ledger);
     router.add({.method = Verb::get, .path = "/public", .handler = ok_handler()});
     router.add({.method = Verb::post, .path = "/detect", .handler = ok_handler(), .scope = "detect"});
     router.add({.method = Verb::post, .path = "/chat", .handler = ok_handler(), .scope = "chat"});
@@ -186,7 +186,7 @@ TEST_F(AuthMatrix, AuthDisabledMakesEverythingPublic) {
   c.access.auth_required = false;
   access::AccessService open(c, ledger.get());
   http::Router r;
-  for (auto& mw : access::make_access_middleware(open, *ledger)) r.use(mw);
+  access::install_access_middleware(r, open, *ledger);
   r.add({.method = Verb::get, .path = "/admin", .handler = ok_handler(), .scope = "admin"});
   EXPECT_EQ(dispatch(r, {Verb::get, "/admin", {}}).status(), 200);
 }

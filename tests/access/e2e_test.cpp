@@ -1,5 +1,5 @@
 // INTEGRATION: the access area through the real `osprey` binary. Needs the
-// lead's serve.cpp to install access::make_access_middleware and the
+// lead's serve.cpp to install access::install_access_middleware and the
 // admin/usage/metrics routes, and `osprey keys` wired to add_keys_command.
 //
 //  - the CLI prints a new key alone on stdout; the server accepts it;

@@ -83,7 +83,7 @@ class LimitsMiddleware : public ::testing::Test {
     opts.clock = [this] { return now.load(); };
     svc = std::make_unique<access::AccessService>(cfg, ledger.get(), opts);
     router = std::make_unique<http::Router>();
-    for (auto& mw : access::make_access_middleware(*svc, *ledger)) router->use(mw);
+    access::install_access_middleware(*router, *svc, *ledger);
     // Chat handler: consumes `tokens` (half prompt, half completion).
     router->add({.method = Verb::post,
                  .path = "/chat",

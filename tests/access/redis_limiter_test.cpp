@@ -137,7 +137,7 @@ TEST(RedisLimiter, SurvivesScriptFlush) {
 namespace {
 std::unique_ptr<http::Router> make_router(AccessService& svc, usage::Ledger& ledger) {
   auto r = std::make_unique<http::Router>();
-  for (auto& mw : make_access_middleware(svc, ledger)) r->use(mw);
+  install_access_middleware(*r, svc, ledger);
   r->add({.method = http::Verb::post,
          .path = "/detect",
          .handler = [](http::Context& ctx) -> http::Awaitable<http::Response> {

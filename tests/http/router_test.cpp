@@ -9,6 +9,7 @@
 
 #include "http/response.hpp"
 #include "http/router.hpp"
+#include "http/wire.hpp"
 
 using namespace osprey;
 using namespace osprey::http;
@@ -141,4 +142,68 @@ TEST(Router, MiddlewareWrapsInOrderAndCanShortCircuit) {
   EXPECT_EQ(run(r, Verb::get, "/missing").result_int(), 404);  // 404s pass through middleware too
   EXPECT_EQ(trace, (std::vector<std::string>{"outer-in", "inner", "outer-out 200", "outer-in", "inner",
                                              "outer-out 401", "outer-in", "inner", "outer-out 404"}));
+}
+
+TEST(Router, FilteredMiddlewareWrapsOnlyTheRoutesItAppliesTo) {
+  Router r;
+  std::vector<std::string> trace;
+  r.use([&](Context& ctx, const Next& next) -> Awaitable<Response> {
+    trace.push_back("all");
+    co_return co_await next(ctx);
+  });
+  r.use(
+      [&](Context& ctx, const Next& next) -> Awaitable<Response> {
+        trace.push_back("scoped");
+        co_return co_await next(ctx);
+      },
+      [](const Route* route) { return route && !route->scope.empty(); });
+  r.use([&](Context& ctx, const Next& next) -> Awaitable<Response> {
+    trace.push_back("last");
+    co_return co_await next(ctx);
+  });
+  r.add({.method = Verb::get, .path = "/public", .handler = echo("public")});
+  r.add({.method = Verb::get, .path = "/private", .handler = echo("private"), .scope = "chat"});
+  EXPECT_EQ(run(r, Verb::get, "/public").result_int(), 200);
+  EXPECT_EQ(run(r, Verb::get, "/private").result_int(), 200);
+  EXPECT_EQ(run(r, Verb::get, "/nowhere").result_int(), 404);
+  EXPECT_EQ(trace, (std::vector<std::string>{"all", "last", "all", "scoped", "last", "all", "last"}));
+}
+
+TEST(Wire, HeadHasStatusLineFieldsAndBlankLine) {
+  Response res{Status::ok, 11};
+  res.set(Field::content_type, "application/json");
+  res.set("x-request-id", "abc");
+  res.body() = "{}";
+  res.prepare_payload();
+  std::string head;
+  write_head(res, head);
+  EXPECT_EQ(head, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nx-request-id: abc\r\nContent-Length: 2\r\n\r\n");
+  std::string framing;
+  auto parts = body_view(res, framing);
+  ASSERT_EQ(parts.count, 1u);
+  EXPECT_EQ(parts.part[0], "{}");
+
+  Response closing{Status::too_many_requests, 10};
+  closing.keep_alive(false);
+  write_head(closing, head);
+  EXPECT_EQ(head, "HTTP/1.0 429 Too Many Requests\r\n\r\n");
+  EXPECT_EQ(body_view(closing, framing).count, 0u);
+}
+
+TEST(Wire, ChunkedBodyIsFramedAsOneChunkAndTheLastChunk) {
+  Response res{Status::ok, 11};
+  res.chunked(true);
+  res.body() = "hello, world!!!!!";  // 17 bytes: 0x11
+  std::string head, framing;
+  write_head(res, head);
+  EXPECT_NE(head.find("Transfer-Encoding: chunked\r\n"), std::string::npos);
+  auto parts = body_view(res, framing);
+  std::string wire;
+  for (std::size_t i = 0; i < parts.count; ++i) wire += parts.part[i];
+  EXPECT_EQ(wire, "11\r\nhello, world!!!!!\r\n0\r\n\r\n");
+
+  res.body().clear();
+  parts = body_view(res, framing);
+  ASSERT_EQ(parts.count, 1u);
+  EXPECT_EQ(parts.part[0], "0\r\n\r\n");
 }
