@@ -31,7 +31,49 @@ CREATE TABLE IF NOT EXISTS usage (
 );
 CREATE INDEX IF NOT EXISTS usage_key_ts ON usage(key_id, ts_ms);
 CREATE INDEX IF NOT EXISTS usage_ts ON usage(ts_ms);
+CREATE TABLE IF NOT EXISTS journal_state (
+  file TEXT PRIMARY KEY,
+  applied_seq INTEGER NOT NULL
+);
 )sql";
+
+constexpr const char* kInsert =
+    "INSERT INTO usage (ts_ms, request_id, key_id, route, method, model, status, latency_ms, "
+    "images, prompt_tokens, completion_tokens, cost_usd) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)";
+
+void bind_record(sql::Stmt& ins, const Record& r) {
+  ins.bind(1, r.ts_ms);
+  ins.bind(2, r.request_id);
+  ins.bind(3, r.key_id);
+  ins.bind(4, r.route);
+  ins.bind(5, r.method);
+  ins.bind(6, r.model);
+  ins.bind(7, r.status);
+  ins.bind(8, r.latency_ms);
+  ins.bind(9, r.images);
+  ins.bind(10, r.prompt_tokens);
+  ins.bind(11, r.completion_tokens);
+  ins.bind(12, r.cost_usd);
+}
+
+void set_applied(sql::Db& db, const std::string& file, std::uint64_t seq) {
+  sql::Stmt st(db, "INSERT INTO journal_state (file, applied_seq) VALUES (?1, ?2) "
+                   "ON CONFLICT(file) DO UPDATE SET applied_seq = excluded.applied_seq");
+  st.bind(1, file);
+  st.bind(2, static_cast<std::int64_t>(seq));
+  st.step();
+}
+
+void forget_file(sql::Db& db, const std::string& file) {
+  sql::Stmt st(db, "DELETE FROM journal_state WHERE file = ?1");
+  st.bind(1, file);
+  st.step();
+}
+
+http::Awaitable<void> finished(std::exception_ptr err) {
+  if (err) std::rethrow_exception(err);
+  co_return;
+}
 
 constexpr const char* kTotalsCols =
     "COUNT(*), COALESCE(SUM(images),0), COALESCE(SUM(prompt_tokens),0), "
@@ -115,7 +157,47 @@ Ledger::Ledger(const std::string& data_dir, Options opts) : opts_(opts) {
   write_db_->exec(kSchema);
   read_db_ = std::make_unique<sql::Db>(path_);
   ledger_metrics();  // register the series so they show up before the first request
+  // Whatever a killed process left in its journal goes in first, whichever
+  // mode this run uses.
+  recover_journals();
+  if (!opts_.synchronous_full) journal_ = std::make_unique<Journal>(data_dir);
   writer_ = std::thread([this] { writer_loop(); });
+}
+
+void Ledger::recover_journals() {
+  auto dir = std::filesystem::path(path_).parent_path().string();
+  for (auto& orphan : Journal::orphans(dir)) {
+    std::size_t skipped = 0;
+    auto records = Journal::read_records(dir, orphan, skipped);
+    std::uint64_t applied = 0;
+    {
+      sql::Stmt st(*write_db_, "SELECT applied_seq FROM journal_state WHERE file = ?1");
+      st.bind(1, orphan.file);
+      if (st.step()) applied = static_cast<std::uint64_t>(st.int64(0));
+    }
+    std::size_t n = 0;
+    sql::transaction(*write_db_, [&] {
+      sql::Stmt ins(*write_db_, kInsert);
+      std::uint64_t last = applied;
+      for (auto& [seq, r] : records) {
+        if (seq <= applied) continue;  // already in SQLite before the crash
+        bind_record(ins, r);
+        ins.step();
+        ins.reset();
+        last = std::max(last, seq);
+        ++n;
+      }
+      set_applied(*write_db_, orphan.file, last);
+    });
+    // The file goes only after its records are committed; its state row
+    // after the file, so a crash in between never replays a record twice.
+    Journal::retire_orphan(dir, orphan);
+    forget_file(*write_db_, orphan.file);
+    recovered_ += n;
+    if (n > 0 || skipped > 0)
+      spdlog::warn("usage ledger: recovered {} record(s) from {} left by a stopped process{}", n, orphan.file,
+                   skipped ? fmt::format(" ({} torn line(s) skipped)", skipped) : std::string());
+  }
 }
 
 Ledger::~Ledger() {
@@ -126,15 +208,47 @@ Ledger::~Ledger() {
   cv_.notify_all();
   writer_.join();
   reader_.join();
+  if (journal_ && applied_ == appended_) {
+    // Everything is in SQLite: the journal has nothing left to protect.
+    journal_->retire_all();
+  }
+}
+
+std::exception_ptr Ledger::append_to_journal(Record r) {
+  bool first = false;
+  {
+    // One lock for the append and the queue: the queue stays in journal
+    // order, which the applied_seq bookkeeping relies on.
+    std::lock_guard lock(mu_);
+    if (stopping_) return std::make_exception_ptr(std::runtime_error("usage ledger is shut down"));
+    try {
+      auto pos = journal_->append(r);
+      first = queue_.empty();
+      appended_ = pos.seq;
+      queue_.push_back({std::move(r), {}, std::move(pos.file), pos.seq});
+    } catch (...) {
+      ledger_metrics().failures.inc();
+      return std::current_exception();
+    }
+  }
+  // The writer sleeps until the queue stops being empty; later records
+  // ride along in its batch window without waking it again.
+  if (first) cv_.notify_one();
+  return nullptr;
 }
 
 http::Awaitable<void> Ledger::record(Record r) {
+  if (journal_) return finished(append_to_journal(std::move(r)));
   return complete_from_thread_void([this, r = std::move(r)](std::function<void(std::exception_ptr)> done) mutable {
     record(std::move(r), std::move(done));
   });
 }
 
 void Ledger::record(Record r, std::function<void(std::exception_ptr)> done) {
+  if (journal_) {
+    done(append_to_journal(std::move(r)));
+    return;
+  }
   {
     std::lock_guard lock(mu_);
     if (stopping_) {
@@ -158,11 +272,21 @@ std::uint64_t Ledger::batches() const {
 
 void Ledger::writer_loop() {
   std::vector<Pending> batch;
+  // Journal files rotated out, with their last seq: deleted once applied.
+  std::vector<Journal::Position> rotated;
+  int failures = 0;
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty() && stopping_) return;
+      cv_.wait(lock, [this, &batch] { return stopping_ || !queue_.empty() || !batch.empty(); });
+      if (queue_.empty() && batch.empty() && stopping_) return;
+      if (journal_ && !stopping_ && !flush_now_) {
+        // Nobody waits on this commit: gather for a while, so that one
+        // transaction carries many records.
+        cv_.wait_for(lock, opts_.batch_window,
+                     [this] { return stopping_ || flush_now_ || queue_.size() >= opts_.max_batch; });
+      }
+      flush_now_ = false;
       // Group commit: whatever queued up while the last commit was in
       // flight goes into this one transaction.
       while (!queue_.empty() && batch.size() < opts_.max_batch) {
@@ -170,35 +294,75 @@ void Ledger::writer_loop() {
         queue_.pop_front();
       }
     }
-    commit_batch(batch);
+    if (batch.empty()) continue;
+    if (!commit_batch(batch) && journal_) {
+      // The records are safe in the journal: keep the batch and try again
+      // (SQLite busy, disk full). At shutdown give up after a few tries;
+      // the next start replays the journal.
+      if (++failures >= 5 && stopping_) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
+    failures = 0;
     batch.clear();
+    if (journal_) {
+      auto old = journal_->rotate_if_larger(opts_.journal_rotate_bytes);
+      if (!old.file.empty()) rotated.push_back(old);
+      std::uint64_t applied;
+      {
+        std::lock_guard lock(mu_);
+        applied = applied_;
+      }
+      for (auto it = rotated.begin(); it != rotated.end();) {
+        if (it->seq > applied) {
+          ++it;
+          continue;
+        }
+        journal_->retire(it->file);
+        try {
+          forget_file(*write_db_, it->file);
+        } catch (const std::exception& e) {
+          spdlog::warn("usage ledger: {}", e.what());
+        }
+        it = rotated.erase(it);
+      }
+    }
   }
 }
 
-void Ledger::commit_batch(std::vector<Pending>& batch) {
+void Ledger::catch_up() {
+  if (!journal_) return;
+  std::unique_lock lock(mu_);
+  auto target = appended_;
+  if (applied_ >= target) return;
+  flush_now_ = true;
+  cv_.notify_one();
+  if (!applied_cv_.wait_for(lock, std::chrono::seconds(5), [&] { return applied_ >= target; }))
+    spdlog::warn("usage ledger: SQLite is behind the journal; this read may miss the newest records");
+}
+
+bool Ledger::commit_batch(std::vector<Pending>& batch) {
   auto t0 = std::chrono::steady_clock::now();
   std::exception_ptr err;
   try {
     sql::transaction(*write_db_, [&] {
-      sql::Stmt ins(*write_db_,
-                    "INSERT INTO usage (ts_ms, request_id, key_id, route, method, model, status, latency_ms, "
-                    "images, prompt_tokens, completion_tokens, cost_usd) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+      sql::Stmt ins(*write_db_, kInsert);
       for (auto& p : batch) {
-        const auto& r = p.record;
-        ins.bind(1, r.ts_ms);
-        ins.bind(2, r.request_id);
-        ins.bind(3, r.key_id);
-        ins.bind(4, r.route);
-        ins.bind(5, r.method);
-        ins.bind(6, r.model);
-        ins.bind(7, r.status);
-        ins.bind(8, r.latency_ms);
-        ins.bind(9, r.images);
-        ins.bind(10, r.prompt_tokens);
-        ins.bind(11, r.completion_tokens);
-        ins.bind(12, r.cost_usd);
+        bind_record(ins, p.record);
         ins.step();
         ins.reset();
+      }
+      if (journal_) {
+        // Which journal records SQLite now holds, in the same transaction
+        // (a batch spans at most a rotation: at most two files).
+        std::string file;
+        std::uint64_t last = 0;
+        for (auto& p : batch) {
+          if (p.file != file && !file.empty()) set_applied(*write_db_, file, last);
+          file = p.file;
+          last = p.seq;
+        }
+        set_applied(*write_db_, file, last);
       }
     });
   } catch (const std::exception& e) {
@@ -213,7 +377,12 @@ void Ledger::commit_batch(std::vector<Pending>& batch) {
     std::lock_guard lock(mu_);
     committed_ += batch.size();
     ++batches_;
+    if (journal_) {
+      applied_ = batch.back().seq;
+      applied_cv_.notify_all();
+    }
   }
+  if (journal_) return !err;  // nobody waits on a callback
   for (auto& p : batch) {
     try {
       p.done(err);
@@ -221,9 +390,11 @@ void Ledger::commit_batch(std::vector<Pending>& batch) {
       spdlog::error("usage ledger: completion callback threw: {}", e.what());
     }
   }
+  return !err;
 }
 
 Totals Ledger::totals(const Filter& f) {
+  catch_up();
   std::lock_guard lock(read_mu_);
   sql::Stmt s(*read_db_, std::string("SELECT ") + kTotalsCols + " FROM usage" + where(f));
   bind_filter(s, f);
@@ -231,6 +402,7 @@ Totals Ledger::totals(const Filter& f) {
 }
 
 std::vector<Record> Ledger::records(const Filter& f, int limit, std::int64_t before_seq) {
+  catch_up();
   std::lock_guard lock(read_mu_);
   std::string q =
       "SELECT seq, ts_ms, request_id, key_id, route, method, model, status, latency_ms, images, prompt_tokens, "
@@ -264,6 +436,7 @@ std::vector<Record> Ledger::records(const Filter& f, int limit, std::int64_t bef
 }
 
 std::vector<Group> Ledger::grouped(const Filter& f, GroupBy by) {
+  catch_up();
   std::lock_guard lock(read_mu_);
   std::string g = by == GroupBy::day ? "strftime('%Y-%m-%d', ts_ms / 1000, 'unixepoch')" : "model";
   sql::Stmt s(*read_db_, "SELECT " + g + " AS g, " + kTotalsCols + " FROM usage" + where(f) +
@@ -275,6 +448,7 @@ std::vector<Group> Ledger::grouped(const Filter& f, GroupBy by) {
 }
 
 std::map<std::string, Totals> Ledger::totals_by_key(const Filter& f) {
+  catch_up();
   std::lock_guard lock(read_mu_);
   sql::Stmt s(*read_db_, std::string("SELECT key_id, ") + kTotalsCols + " FROM usage" + where(f) +
                              " GROUP BY key_id");

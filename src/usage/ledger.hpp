@@ -5,22 +5,33 @@
 //   usage::Ledger ledger(cfg.data_dir);
 //   co_await ledger.record(rec);   // returns once `rec` is durably committed
 //
-// Durability. One writer thread owns the write connection. record() queues
-// the record and suspends the caller; the writer takes EVERYTHING queued,
-// writes it in one transaction (group commit), commits, and only then
-// resumes the waiters. The database runs in WAL mode with synchronous=FULL:
-// every commit fsyncs the WAL, so an acknowledged record survives both a
-// process crash (kill -9) and a power loss. (WAL + synchronous=NORMAL would
-// survive kill -9 but could lose the last commits on power loss; since group
-// commit amortises one fsync over a whole batch, FULL costs little.) If a
-// commit fails, every waiter of that batch gets the exception: the server
-// then answers 503 rather than serving a request it could not record.
+// Durability comes in two modes (Options::synchronous_full, the server's
+// usage.synchronous setting):
+//
+//  - full: record() queues the record and suspends the caller; one writer
+//    thread takes EVERYTHING queued, writes it in one transaction (group
+//    commit) with synchronous=FULL (the WAL is fsynced), and only then
+//    resumes the waiters. An acknowledged record survives a process crash
+//    and a power loss. Costs a thread hop and a commit per request.
+//  - normal (the server's default): record() appends the record to the
+//    journal (journal.hpp: one write(2) on the calling thread) and completes
+//    at once; the record now survives kill -9, as a WAL commit with
+//    synchronous=NORMAL would. The writer thread copies the journal's
+//    records into SQLite in batches (every few ms) and deletes journal
+//    files it has applied; opening the ledger replays what a killed process
+//    left in its journal. Reads wait until SQLite holds every record
+//    acknowledged before them, so a client sees its own requests.
+//
+// If a record cannot be made durable (commit or journal write failed), the
+// caller gets the exception: the server then answers 503 rather than
+// serving a request it could not record.
 //
 // Reads (usage queries, budget seeding) use a second connection on their
 // own thread; WAL lets them run while the writer commits. query() hops to
 // that thread so that I/O threads never block on SQLite.
 
 #include <utility>  // before any Boost.Asio header (g++ 12)
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -39,6 +50,7 @@
 
 #include "http/message.hpp"
 #include "usage/completion.hpp"
+#include "usage/journal.hpp"
 
 namespace osprey::usage {
 
@@ -88,7 +100,11 @@ class Ledger {
  public:
   struct Options {
     std::size_t max_batch = 4096;  // records per transaction at most
-    bool synchronous_full = true;  // see the header comment
+    bool synchronous_full = true;  // see the header comment; false: journal
+    // Journal mode: how long the writer gathers records before a
+    // transaction, and the size at which it starts a new journal file.
+    std::chrono::milliseconds batch_window{10};
+    std::uint64_t journal_rotate_bytes = 4u << 20;
   };
 
   // Creates data_dir if needed, opens data_dir/usage.db. Throws
@@ -100,11 +116,12 @@ class Ledger {
   Ledger(const Ledger&) = delete;
   Ledger& operator=(const Ledger&) = delete;
 
-  // Completes when `r` is committed; throws std::runtime_error if the
-  // commit failed.
+  // Completes when `r` is committed (full) or journaled (normal); throws
+  // std::runtime_error if that failed.
   http::Awaitable<void> record(Record r);
   // Callback form (tests, non-coroutine callers): `done` runs on the writer
-  // thread after the commit, with a null exception_ptr on success.
+  // thread after the commit (full) or on the calling thread once the record
+  // is journaled (normal), with a null exception_ptr on success.
   void record(Record r, std::function<void(std::exception_ptr)> done);
 
   // Blocking reads; thread-safe (serialised on the read connection). Prefer
@@ -133,16 +150,23 @@ class Ledger {
   }
 
   const std::string& path() const { return path_; }
-  std::uint64_t committed() const;  // records committed since open
+  std::uint64_t committed() const;  // records written to SQLite since open
   std::uint64_t batches() const;    // transactions committed since open
+  std::uint64_t recovered() const { return recovered_; }  // replayed from journals at open
 
  private:
   struct Pending {
     Record record;
-    std::function<void(std::exception_ptr)> done;
+    std::function<void(std::exception_ptr)> done;  // full mode
+    std::string file;                             // journal mode: where it is
+    std::uint64_t seq = 0;
   };
   void writer_loop();
-  void commit_batch(std::vector<Pending>& batch);
+  bool commit_batch(std::vector<Pending>& batch);
+  std::exception_ptr append_to_journal(Record r);
+  void recover_journals();
+  // Journal mode: blocks until SQLite holds every record acknowledged so far.
+  void catch_up();
 
   std::string path_;
   Options opts_;
@@ -154,8 +178,14 @@ class Ledger {
   std::condition_variable cv_;
   std::deque<Pending> queue_;
   bool stopping_ = false;
+  bool flush_now_ = false;  // a reader waits: commit without the batch window
   std::uint64_t committed_ = 0;
   std::uint64_t batches_ = 0;
+  std::unique_ptr<Journal> journal_;  // journal mode only
+  std::uint64_t appended_ = 0;         // last journal seq acknowledged
+  std::uint64_t applied_ = 0;          // last journal seq in SQLite
+  std::condition_variable applied_cv_;
+  std::uint64_t recovered_ = 0;
   std::thread writer_;
   boost::asio::thread_pool reader_{1};
 };

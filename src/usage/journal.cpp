@@ -1,0 +1,224 @@
+#include "usage/journal.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "usage/ledger.hpp"
+
+namespace osprey::usage {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kPrefix = "usage-journal-";
+constexpr std::string_view kSuffix = ".log";
+
+std::runtime_error sys_error(const std::string& what) {
+  return std::runtime_error("usage journal: " + what + ": " + std::strerror(errno));
+}
+
+void write_all(int fd, const std::string& s) {
+  const char* p = s.data();
+  std::size_t left = s.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw sys_error("write");
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+}
+
+std::string to_line(std::uint64_t seq, const Record& r) {
+  nlohmann::json j = {{"s", seq},
+                      {"ts", r.ts_ms},
+                      {"rid", r.request_id},
+                      {"key", r.key_id},
+                      {"route", r.route},
+                      {"method", r.method},
+                      {"model", r.model},
+                      {"status", r.status},
+                      {"lat", r.latency_ms},
+                      {"img", r.images},
+                      {"pt", r.prompt_tokens},
+                      {"ct", r.completion_tokens},
+                      {"usd", r.cost_usd}};
+  auto s = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  s.push_back('\n');
+  return s;
+}
+
+bool from_line(const std::string& line, std::uint64_t& seq, Record& r) {
+  auto j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return false;
+  try {
+    seq = j.at("s").get<std::uint64_t>();
+    r.ts_ms = j.at("ts").get<std::int64_t>();
+    r.request_id = j.at("rid").get<std::string>();
+    r.key_id = j.at("key").get<std::string>();
+    r.route = j.at("route").get<std::string>();
+    r.method = j.at("method").get<std::string>();
+    r.model = j.at("model").get<std::string>();
+    r.status = j.at("status").get<int>();
+    r.latency_ms = j.at("lat").get<double>();
+    r.images = j.at("img").get<int>();
+    r.prompt_tokens = j.at("pt").get<std::int64_t>();
+    r.completion_tokens = j.at("ct").get<std::int64_t>();
+    r.cost_usd = j.at("usd").get<double>();
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Journal::Journal(std::string data_dir) : dir_(std::move(data_dir)) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  stem_ = std::string(kPrefix) + std::to_string(::getpid()) + "-" + std::to_string(ms);
+  open_next();
+}
+
+Journal::~Journal() {
+  if (fd_ >= 0) ::close(fd_);
+  for (auto& [name, fd] : retired_later_) ::close(fd);
+}
+
+void Journal::open_next() {
+  auto name = stem_ + "-" + std::to_string(counter_++) + std::string(kSuffix);
+  auto path = (fs::path(dir_) / name).string();
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) throw sys_error("open " + path);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    throw sys_error("lock " + path);
+  }
+  if (fd_ >= 0) retired_later_.emplace_back(current_, fd_);
+  fd_ = fd;
+  current_ = name;
+  size_ = 0;
+}
+
+Journal::Position Journal::append(const Record& r) {
+  std::lock_guard lock(mu_);
+  Position pos{current_, ++seq_};
+  line_ = to_line(pos.seq, r);
+  try {
+    write_all(fd_, line_);
+  } catch (...) {
+    // A partial line may be on disk: replay skips it as torn. The next
+    // record starts on a fresh line.
+    (void)::write(fd_, "\n", 1);
+    throw;
+  }
+  size_ += line_.size();
+  return pos;
+}
+
+Journal::Position Journal::rotate_if_larger(std::uint64_t bytes) {
+  std::lock_guard lock(mu_);
+  if (size_ <= bytes) return {};
+  Position old{current_, seq_};
+  open_next();
+  return old;
+}
+
+void Journal::retire(const std::string& file) {
+  std::lock_guard lock(mu_);
+  auto it = std::find_if(retired_later_.begin(), retired_later_.end(),
+                         [&](const auto& e) { return e.first == file; });
+  if (it == retired_later_.end()) return;
+  std::error_code ec;
+  fs::remove(fs::path(dir_) / file, ec);
+  ::close(it->second);
+  retired_later_.erase(it);
+}
+
+void Journal::retire_all() {
+  std::lock_guard lock(mu_);
+  std::error_code ec;
+  for (auto& [name, fd] : retired_later_) {
+    fs::remove(fs::path(dir_) / name, ec);
+    ::close(fd);
+  }
+  retired_later_.clear();
+  if (fd_ >= 0) {
+    fs::remove(fs::path(dir_) / current_, ec);
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+std::vector<Journal::Orphan> Journal::orphans(const std::string& data_dir) {
+  std::vector<std::pair<fs::file_time_type, std::string>> found;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(data_dir, ec)) {
+    auto name = e.path().filename().string();
+    if (name.rfind(kPrefix, 0) != 0 || name.size() < kSuffix.size() ||
+        name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0)
+      continue;
+    found.emplace_back(e.last_write_time(ec), name);
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<Orphan> out;
+  for (auto& [t, name] : found) {
+    auto path = (fs::path(data_dir) / name).string();
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {  // a live process writes it
+      ::close(fd);
+      continue;
+    }
+    out.push_back({name, fd});
+  }
+  return out;
+}
+
+std::vector<std::pair<std::uint64_t, Record>> Journal::read_records(const std::string& data_dir, const Orphan& o,
+                                                                     std::size_t& skipped) {
+  std::vector<std::pair<std::uint64_t, Record>> out;
+  std::ifstream in(fs::path(data_dir) / o.file, std::ios::binary);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    // A line without its newline at the very end of the file is torn.
+    if (in.eof()) {
+      ++skipped;
+      break;
+    }
+    std::uint64_t seq = 0;
+    Record r;
+    if (from_line(line, seq, r))
+      out.emplace_back(seq, std::move(r));
+    else
+      ++skipped;
+  }
+  return out;
+}
+
+void Journal::retire_orphan(const std::string& data_dir, Orphan& o) {
+  std::error_code ec;
+  fs::remove(fs::path(data_dir) / o.file, ec);
+  if (o.fd >= 0) ::close(o.fd);
+  o.fd = -1;
+}
+
+}  // namespace osprey::usage

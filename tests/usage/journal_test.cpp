@@ -1,0 +1,168 @@
+// The ledger in journal mode (synchronous=normal): records are acknowledged
+// once journaled, reads still see them, a torn journal tail is skipped,
+// rotation deletes applied files, and a live process's journal is never
+// taken for an orphan.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "usage/journal.hpp"
+#include "usage/ledger.hpp"
+
+using namespace osprey::usage;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::random_device rd;
+    path = fs::temp_directory_path() / ("osprey-journal-" + std::to_string(rd()) + std::to_string(rd()));
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string str() const { return path.string(); }
+  int journal_files() const {
+    int n = 0;
+    for (const auto& e : fs::directory_iterator(path))
+      if (e.path().filename().string().rfind("usage-journal-", 0) == 0) ++n;
+    return n;
+  }
+};
+
+Record rec(int i) {
+  Record r;
+  r.ts_ms = now_ms();
+  r.request_id = "req-" + std::to_string(i);
+  r.key_id = "key_j";
+  r.route = "/v1/chat/completions";
+  r.method = "POST";
+  r.model = "gpt-4o-mini";
+  r.status = 200;
+  r.prompt_tokens = 10;
+  r.completion_tokens = i;
+  r.cost_usd = 0.001;
+  return r;
+}
+
+Ledger::Options journal_mode(std::chrono::milliseconds window) {
+  Ledger::Options o;
+  o.synchronous_full = false;
+  o.batch_window = window;
+  return o;
+}
+
+void record_sync(Ledger& l, Record r) {
+  std::exception_ptr err;
+  bool called = false;
+  l.record(std::move(r), [&](std::exception_ptr e) {
+    err = e;
+    called = true;
+  });
+  // Journal mode acknowledges on the calling thread, before returning.
+  ASSERT_TRUE(called);
+  if (err) std::rethrow_exception(err);
+}
+
+}  // namespace
+
+TEST(LedgerJournal, ReadsSeeEveryAcknowledgedRecordAtOnce) {
+  TempDir dir;
+  // A batch window far longer than the test: only the read's flush can
+  // put the records into SQLite in time.
+  Ledger l(dir.str(), journal_mode(std::chrono::seconds(30)));
+  for (int i = 0; i < 25; ++i) record_sync(l, rec(i));
+  auto t = l.totals({});
+  EXPECT_EQ(t.requests, 25);
+  EXPECT_EQ(t.completion_tokens, 24 * 25 / 2);
+  EXPECT_EQ(l.records({}, 100).size(), 25u);
+}
+
+TEST(LedgerJournal, ShutdownAppliesEverythingAndRemovesTheJournal) {
+  TempDir dir;
+  {
+    Ledger l(dir.str(), journal_mode(std::chrono::seconds(30)));
+    for (int i = 0; i < 40; ++i) record_sync(l, rec(i));
+    EXPECT_EQ(dir.journal_files(), 1);
+  }
+  EXPECT_EQ(dir.journal_files(), 0);
+  Ledger again(dir.str());
+  EXPECT_EQ(again.recovered(), 0u);
+  EXPECT_EQ(again.totals({}).requests, 40);
+}
+
+TEST(LedgerJournal, RotatedFilesAreDeletedOnceApplied) {
+  TempDir dir;
+  auto opts = journal_mode(std::chrono::milliseconds(1));
+  opts.journal_rotate_bytes = 2000;  // a few records per file
+  Ledger l(dir.str(), opts);
+  for (int i = 0; i < 300; ++i) {
+    record_sync(l, rec(i));
+    if (i % 20 == 19) EXPECT_EQ(l.totals({}).requests, i + 1);  // lets the writer rotate
+  }
+  EXPECT_EQ(l.totals({}).requests, 300);
+  EXPECT_LE(dir.journal_files(), 2) << "applied journal files must not pile up";
+}
+
+TEST(LedgerJournal, TornTailIsSkippedAndTheRestRecovered) {
+  TempDir dir;
+  std::string file;
+  {
+    Journal j(dir.str());
+    for (int i = 0; i < 7; ++i) file = j.append(rec(i)).file;
+    // The process dies in the middle of the 8th line (power loss).
+    std::ofstream(dir.path / file, std::ios::app) << R"({"s":8,"ts":1,"rid":"req-7","ke)";
+  }  // closed without retiring: as if the process had been killed
+  ASSERT_EQ(dir.journal_files(), 1);
+  Ledger l(dir.str());
+  EXPECT_EQ(l.recovered(), 7u);
+  EXPECT_EQ(l.totals({}).requests, 7);
+  EXPECT_EQ(dir.journal_files(), 0);
+}
+
+TEST(LedgerJournal, RecoveryDoesNotReplayWhatSqliteAlreadyHas) {
+  TempDir dir;
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // Child: 10 records reach SQLite (the read flushes them), 5 more only
+    // the journal; then it dies without any cleanup, like kill -9.
+    Ledger l(dir.str(), journal_mode(std::chrono::seconds(30)));
+    for (int i = 0; i < 10; ++i) l.record(rec(i), [](std::exception_ptr) {});
+    if (l.totals({}).requests != 10) ::_exit(2);
+    for (int i = 10; i < 15; ++i) l.record(rec(i), [](std::exception_ptr) {});
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  ASSERT_EQ(dir.journal_files(), 1);
+  Ledger reopened(dir.str());
+  EXPECT_EQ(reopened.recovered(), 5u);  // not 15: the first 10 were applied
+  EXPECT_EQ(reopened.totals({}).requests, 15);
+  EXPECT_EQ(dir.journal_files(), 0);
+}
+
+TEST(LedgerJournal, LiveJournalOfAnotherLedgerIsNotAnOrphan) {
+  TempDir dir;
+  Ledger writer(dir.str(), journal_mode(std::chrono::seconds(30)));
+  for (int i = 0; i < 12; ++i) record_sync(writer, rec(i));
+  {
+    // A second opener of the same data directory (another process, a CLI)
+    // must leave the live journal alone.
+    Ledger other(dir.str());
+    EXPECT_EQ(other.recovered(), 0u);
+  }
+  EXPECT_EQ(dir.journal_files(), 1);
+  EXPECT_EQ(writer.totals({}).requests, 12);
+}
