@@ -1,6 +1,7 @@
 #include "inference/threads.hpp"
 
 #include <cstdlib>
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <opencv2/core.hpp>
@@ -28,6 +29,13 @@ void reexec_with_passive_openmp(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") || std::getenv("OSPREY_NO_REEXEC")) return;
   setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
   setenv("KMP_BLOCKTIME", "0", 0);  // the same for Intel's OpenMP, if present
+  // libtorch (and its libgomp) is a plugin loaded later (torch_loader.cpp):
+  // then the environment set here is all it takes. Only a process that has
+  // GNU OpenMP loaded already, which read its environment at startup, must
+  // start again to see it.
+  void* gomp = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD);
+  if (!gomp) return;
+  dlclose(gomp);
   execv("/proc/self/exe", argv);
   spdlog::warn("inference: re-exec with OMP_WAIT_POLICY=PASSIVE failed; OpenMP threads may spin");
 }

@@ -1,6 +1,14 @@
-// The only file that includes torch headers (they double a file's compile time).
-#include "inference/torch_engine.hpp"
+// The libtorch plugin (libosprey_torch.so): the only file that includes torch
+// headers, built as a module that torch_loader.cpp dlopen()s when the first
+// TorchScript model loads. Linking libtorch into the server itself cost
+// ~150 MB of RSS at startup (its static initialisers and ~280 libraries),
+// paid even by a gateway-only deployment with no models.
+//
+// The plugin exports three C entry points (see torch_plugin.hpp); everything
+// else is hidden, so nothing in it can collide with the server's symbols.
+#include "inference/torch_plugin.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -70,13 +78,9 @@ class TorchEngine final : public Engine {
 
 }  // namespace
 
-bool torch_available() { return true; }
+static Engine* make_engine(const char* path, std::string* config_txt) { return new TorchEngine(path, config_txt); }
 
-std::unique_ptr<Engine> make_torch_engine(const std::string& path, std::string* config_txt) {
-  return std::make_unique<TorchEngine>(path, config_txt);
-}
-
-void torch_set_threads(int n) {
+static void set_threads(int n) {
   at::set_num_threads(std::max(1, n));
   // Inter-op parallelism only helps graphs with parallel branches (fork/wait);
   // a traced YOLO has none, and the pool's threads would only compete. It can
@@ -91,3 +95,15 @@ void torch_set_threads(int n) {
 }
 
 }  // namespace osprey::inference
+
+extern "C" {
+
+OSPREY_TORCH_EXPORT int osprey_torch_abi() { return osprey::inference::kTorchPluginAbi; }
+
+OSPREY_TORCH_EXPORT osprey::inference::Engine* osprey_torch_make_engine(const char* path, std::string* config_txt) {
+  return osprey::inference::make_engine(path, config_txt);
+}
+
+OSPREY_TORCH_EXPORT void osprey_torch_set_threads(int n) { osprey::inference::set_threads(n); }
+
+}  // extern "C"
