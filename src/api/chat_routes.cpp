@@ -187,6 +187,7 @@ Awaitable<Response> stream_chat(Context& ctx, gateway::Gateway& gw, json req) {
     if (so->is_object()) client_wants_usage = so->value("include_usage", false) == true;
   }
   req["stream_options"]["include_usage"] = true;  // so that we can always count tokens
+  const long prompt_estimate = estimate_prompt_tokens(req);  // used if the stream is cut short
 
   struct State {
     bool got_usage = false;
@@ -245,16 +246,22 @@ Awaitable<Response> stream_chat(Context& ctx, gateway::Gateway& gw, json req) {
   auto finish_usage = [&] {
     if (!st.got_usage) {
       ctx.usage.completion_tokens = static_cast<long>((st.content_chars + 3) / 4);
-      ctx.usage.prompt_tokens = estimate_prompt_tokens(req);
+      ctx.usage.prompt_tokens = prompt_estimate;
     }
     count_tokens(ctx.usage.model, ctx.usage.prompt_tokens, ctx.usage.completion_tokens);
   };
+
+  // What the stream needs of the request, taken now: the parsed document
+  // would otherwise stay in memory for as long as the stream runs (10k open
+  // streams x a few KiB each).
+  std::string upstream_body = req.dump();
+  req = nullptr;
 
   ctx.usage.upstream_called = true;
   gateway::StreamResult result;
   bool client_gone = false;
   try {
-    result = co_await gw.stream("/chat/completions", req.dump(), ctx.cancellation, cb);
+    result = co_await gw.stream("/chat/completions", std::move(upstream_body), ctx.cancellation, cb);
   } catch (const boost::system::system_error&) {
     // The client went away while we wrote to it; the gateway already closed
     // the upstream. Nothing more can be sent.

@@ -212,21 +212,24 @@ http::Awaitable<std::shared_ptr<Connection>> Gateway::connect(Exchange& x) {
 
 template <class S>
 http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const StreamCallbacks* cb) {
-  bhttp::request<bhttp::string_body> req{x.verb, x.target, 11};
-  req.set(http::Field::host, url_.host_header());
-  req.set(http::Field::authorization, "Bearer " + keys_.key(x.key_index));
-  req.set(http::Field::user_agent, "osprey-gateway/0.1");
-  req.set(http::Field::accept, cb ? "text/event-stream" : "application/json");
-  if (x.body && (x.verb != http::Verb::get || !x.body->empty())) {
-    req.set(http::Field::content_type, "application/json");
-    req.body() = *x.body;
-  }
-  req.keep_alive(true);
-  req.prepare_payload();
-
   beast::error_code ec;
-  c.tcp().expires_after(std::chrono::milliseconds(cfg_.first_byte_timeout_ms));
-  co_await bhttp::async_write(s, req, asio::redirect_error(use_awaitable, ec));
+  {
+    // Scoped: the request (headers, a copy of the body) is freed once sent,
+    // not kept for as long as a stream runs.
+    bhttp::request<bhttp::string_body> req{x.verb, x.target, 11};
+    req.set(http::Field::host, url_.host_header());
+    req.set(http::Field::authorization, "Bearer " + keys_.key(x.key_index));
+    req.set(http::Field::user_agent, "osprey-gateway/0.1");
+    req.set(http::Field::accept, cb ? "text/event-stream" : "application/json");
+    if (x.body && (x.verb != http::Verb::get || !x.body->empty())) {
+      req.set(http::Field::content_type, "application/json");
+      req.body() = *x.body;
+    }
+    req.keep_alive(true);
+    req.prepare_payload();
+    c.tcp().expires_after(std::chrono::milliseconds(cfg_.first_byte_timeout_ms));
+    co_await bhttp::async_write(s, req, asio::redirect_error(use_awaitable, ec));
+  }
   if (ec) co_return io_failure(x, ec, "sending the request");
 
   bhttp::response_parser<bhttp::buffer_body> p;
@@ -256,15 +259,19 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
 
   SseParser sse(cfg_.max_response_bytes);
   std::vector<SseEvent> events;
-  char buf[4096];  // lives in the coroutine frame of every open stream: keep it small
+  // On the heap, sized by what it serves: a relayed stream may stay open for
+  // minutes (10k of them), a JSON answer is read once and may be megabytes.
+  std::vector<char> body_buf(relay ? 1024 : 16 * 1024);
+  char* buf = body_buf.data();
+  const std::size_t buf_size = body_buf.size();
   while (!p.is_done()) {
     p.get().body().data = buf;
-    p.get().body().size = sizeof buf;
+    p.get().body().size = buf_size;
     c.tcp().expires_after(std::chrono::milliseconds(cfg_.idle_timeout_ms));
     co_await bhttp::async_read_some(s, c.buffer, p, asio::redirect_error(use_awaitable, ec));
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) co_return io_failure(x, ec, "reading the response");
-    const std::size_t n = sizeof buf - p.get().body().size;
+    const std::size_t n = buf_size - p.get().body().size;
     if (n == 0) continue;
     if (!relay) {
       x.body_out.append(buf, n);  // bounded by body_limit

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <optional>
 #include <limits>
 
 #include "common/error.hpp"
@@ -69,6 +70,43 @@ asio::awaitable<void> reply_and_close(beast::tcp_stream& stream, unsigned versio
   co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   stream.close();
+}
+
+// Why a request was refused before it reached the router.
+enum class Refusal { header_too_large, header_timeout, bad_header, body_too_large, body_timeout, bad_body };
+
+// Builds the error here rather than at each call site: every temporary of a
+// co_await expression gets its own slot in the session's coroutine frame,
+// which every open connection carries (seven ApiErrors made it ~5 KiB).
+asio::awaitable<void> refuse(beast::tcp_stream& stream, unsigned version, Refusal why, std::size_t limit,
+                             std::uint64_t declared, boost::system::error_code ec) {
+  std::optional<ApiError> err;
+  switch (why) {
+    case Refusal::header_too_large:
+      err.emplace(431, "request header fields too large (limit " + std::to_string(limit) + " bytes)",
+                  "invalid_request_error", "header_too_large");
+      break;
+    case Refusal::header_timeout:
+      err.emplace(408, "request header not received in time", "invalid_request_error", "request_timeout");
+      break;
+    case Refusal::bad_header:
+      err.emplace(400, "malformed HTTP request: " + ec.message(), "invalid_request_error", "bad_request");
+      break;
+    case Refusal::body_too_large:
+      err.emplace(413,
+                  declared ? "request body too large (" + std::to_string(declared) + " bytes; limit " +
+                                 std::to_string(limit) + " for this route)"
+                           : "request body too large (limit " + std::to_string(limit) + " bytes for this route)",
+                  "invalid_request_error", "body_too_large");
+      break;
+    case Refusal::body_timeout:
+      err.emplace(408, "request body not received in time", "invalid_request_error", "request_timeout");
+      break;
+    case Refusal::bad_body:
+      err.emplace(400, "malformed request body: " + ec.message(), "invalid_request_error", "bad_request");
+      break;
+  }
+  co_await reply_and_close(stream, version, *err);
 }
 
 std::string make_request_id() {
@@ -203,17 +241,12 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
     if (ec && deadline.expired) ec = beast::error::timeout;
     if (ec) {
       if (ec == bhttp::error::header_limit)
-        co_await reply_and_close(stream, 11,
-                                 ApiError(431, "request header fields too large (limit " +
-                                                   std::to_string(cfg.max_header_bytes) + " bytes)",
-                                          "invalid_request_error", "header_too_large"));
+        co_await refuse(stream, 11, Refusal::header_too_large, cfg.max_header_bytes, 0, ec);
       else if (ec == beast::error::timeout)
-        co_await reply_and_close(stream, 11, ApiError(408, "request header not received in time",
-                                                      "invalid_request_error", "request_timeout"));
+        co_await refuse(stream, 11, Refusal::header_timeout, 0, 0, ec);
       else if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
                ec != asio::error::connection_reset && ec != asio::error::operation_aborted)
-        co_await reply_and_close(stream, 11, ApiError(400, "malformed HTTP request: " + ec.message(),
-                                                      "invalid_request_error", "bad_request"));
+        co_await refuse(stream, 11, Refusal::bad_header, 0, 0, ec);
       break;
     }
 
@@ -227,10 +260,7 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
     if (match.route && match.route->max_body_bytes) limit = match.route->max_body_bytes;
     parser.body_limit(limit);
     if (auto cl = parser.content_length(); cl && *cl > limit) {
-      co_await reply_and_close(stream, req_head.version(),
-                               ApiError(413, "request body too large (" + std::to_string(*cl) + " bytes; limit " +
-                                                 std::to_string(limit) + " for this route)",
-                                        "invalid_request_error", "body_too_large"));
+      co_await refuse(stream, req_head.version(), Refusal::body_too_large, limit, *cl, ec);
       break;
     }
     if (!parser.is_done()) {
@@ -247,16 +277,11 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
       if (ec && deadline.expired) ec = beast::error::timeout;
       if (ec) {
         if (ec == bhttp::error::body_limit)
-          co_await reply_and_close(stream, req_head.version(),
-                                   ApiError(413, "request body too large (limit " + std::to_string(limit) +
-                                                     " bytes for this route)",
-                                            "invalid_request_error", "body_too_large"));
+          co_await refuse(stream, req_head.version(), Refusal::body_too_large, limit, 0, ec);
         else if (ec == beast::error::timeout)
-          co_await reply_and_close(stream, req_head.version(), ApiError(408, "request body not received in time",
-                                                                    "invalid_request_error", "request_timeout"));
+          co_await refuse(stream, req_head.version(), Refusal::body_timeout, 0, 0, ec);
         else if (ec != asio::error::eof && ec != asio::error::connection_reset)
-          co_await reply_and_close(stream, req_head.version(), ApiError(400, "malformed request body: " + ec.message(),
-                                                                    "invalid_request_error", "bad_request"));
+          co_await refuse(stream, req_head.version(), Refusal::bad_body, 0, 0, ec);
         break;
       }
     }
