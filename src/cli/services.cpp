@@ -16,6 +16,7 @@
 #include "common/log.hpp"
 #include "gateway/gateway.hpp"
 #include "inference/model_registry.hpp"
+#include "vision/codecs.hpp"
 #include "secrets/resolver.hpp"
 #include "server/middleware.hpp"
 #include "usage/ledger.hpp"
@@ -107,6 +108,15 @@ void Services::start(const config::Config& cfg) {
                  cfg.inference.models_dir);
   else
     spdlog::info("{} model(s) available; default model: {}", available, impl_->registry->default_model());
+  if (available > 0) {
+    // Detection will take PNG/BMP uploads: load the codecs now rather than
+    // on the first such request.
+    try {
+      vision::preload_codecs();
+    } catch (const std::exception& e) {
+      spdlog::warn("{}: PNG and BMP images will be refused", e.what());
+    }
+  }
 }
 
 void Services::reconfigure(const config::Config& cfg) {

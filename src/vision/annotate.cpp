@@ -4,11 +4,11 @@
 #include <memory>
 
 #include <fmt/format.h>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <turbojpeg.h>
 
 #include "common/error.hpp"
+#include "vision/codecs.hpp"
 
 namespace osprey::vision {
 namespace {
@@ -76,7 +76,7 @@ std::string encode_jpeg(const cv::Mat& bgr, int quality) {
 std::string encode_png(const cv::Mat& bgr) {
   std::vector<unsigned char> buf;
   // Level 1: annotated pictures are big and fresh; speed beats a few % size.
-  if (bgr.empty() || !cv::imencode(".png", bgr, buf, {cv::IMWRITE_PNG_COMPRESSION, 1}))
+  if (bgr.empty() || !codecs_encode_png(bgr, 1, buf))
     throw server_error("PNG encoding failed");
   return std::string(buf.begin(), buf.end());
 }

@@ -3,11 +3,11 @@
 #include <memory>
 
 #include <fmt/format.h>
-#include <opencv2/imgcodecs.hpp>
 #include <turbojpeg.h>
 #include <webp/decode.h>
 
 #include "common/error.hpp"
+#include "vision/codecs.hpp"
 #include "vision/exif.hpp"
 #include "vision/image_format.hpp"
 
@@ -97,14 +97,9 @@ cv::Mat decode_webp(std::string_view b, const ImageHeader& hdr) {
 }
 
 cv::Mat decode_with_opencv(std::string_view b, const ImageHeader& hdr) {
-  cv::Mat raw(1, static_cast<int>(b.size()), CV_8UC1, const_cast<char*>(b.data()));
   cv::Mat out;
-  try {
-    // IGNORE_ORIENTATION: we decide about orientation, not the codec.
-    out = cv::imdecode(raw, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
-  } catch (const cv::Exception&) {
-    out.release();
-  }
+  // IGNORE_ORIENTATION: we decide about orientation, not the codec.
+  if (!codecs_decode(b, out)) out.release();
   if (out.empty() || out.cols != hdr.width || out.rows != hdr.height || out.type() != CV_8UC3)
     throw image_error(400, fmt::format("corrupt or truncated {} data", format_name(hdr.format)), "corrupt_image");
   return out;
