@@ -204,53 +204,64 @@ http::Middleware ledger_middleware(AccessService& access, usage::Ledger& ledger)
   };
 }
 
-http::Middleware auth_middleware(AccessService& access) {
-  return [&access](Context& ctx, const Next& next) -> Awaitable<Response> {
-    if (!ctx.route || ctx.route->scope.empty() || !access.auth_required()) co_return co_await next(ctx);
+namespace {
 
-    auto token = presented_key(ctx);
-    auto a = access.authenticate(token);
-    switch (a.result) {
-      case AccessService::AuthResult::missing:
-        co_return http::error_response(
-            ctx, unauthorized("You didn't provide an API key. Send it as 'Authorization: Bearer <key>' or "
-                              "'X-API-Key: <key>'."));
-      case AccessService::AuthResult::unknown:
-        co_return http::error_response(ctx, unauthorized("Incorrect API key provided."));
-      case AccessService::AuthResult::revoked:
-        co_return http::error_response(ctx, unauthorized("This API key has been revoked."));
-      case AccessService::AuthResult::ok: break;
-    }
-    const KeyRecord& key = *a.key;
-    access.remember_secret(key.id, token);
-
-    // The principal is set before the scope and model checks so that the
-    // ledger attributes a 403 to the key that was refused.
-    http::Principal p;
-    p.key_id = key.id;
-    p.key_name = key.name;
-    p.scopes = key.scopes;
-    if (key.scopes.count("admin"))
-      for (const auto& s : known_scopes()) p.scopes.insert(s);
-    p.allowed_models = key.models;
-    ctx.principal = p;
-
-    const auto& scope = ctx.route->scope;
-    if (scope != kAnyKeyScope && !key.has_scope(scope)) {
+// The part of auth that needs a coroutine (it awaits the rest of the chain).
+Awaitable<Response> authenticate_then(AccessService& access, Context& ctx, const Next& next) {
+  auto token = presented_key(ctx);
+  auto a = access.authenticate(token);
+  switch (a.result) {
+    case AccessService::AuthResult::missing:
       co_return http::error_response(
-          ctx, ApiError(403, "This API key does not have the '" + scope + "' scope needed for " +
-                                 std::string(ctx.path) + ".",
-                        "permission_error", "insufficient_scope"));
+          ctx, unauthorized("You didn't provide an API key. Send it as 'Authorization: Bearer <key>' or "
+                            "'X-API-Key: <key>'."));
+    case AccessService::AuthResult::unknown:
+      co_return http::error_response(ctx, unauthorized("Incorrect API key provided."));
+    case AccessService::AuthResult::revoked:
+      co_return http::error_response(ctx, unauthorized("This API key has been revoked."));
+    case AccessService::AuthResult::ok: break;
+  }
+  const KeyRecord& key = *a.key;
+  access.remember_secret(key.id, token);
+
+  // The principal is set before the scope and model checks so that the
+  // ledger attributes a 403 to the key that was refused.
+  http::Principal p;
+  p.key_id = key.id;
+  p.key_name = key.name;
+  p.scopes = key.scopes;
+  if (key.scopes.count("admin"))
+    for (const auto& s : known_scopes()) p.scopes.insert(s);
+  p.allowed_models = key.models;
+  ctx.principal = p;
+
+  const auto& scope = ctx.route->scope;
+  if (scope != kAnyKeyScope && !key.has_scope(scope)) {
+    co_return http::error_response(
+        ctx, ApiError(403, "This API key does not have the '" + scope + "' scope needed for " +
+                               std::string(ctx.path) + ".",
+                      "permission_error", "insufficient_scope"));
+  }
+  if (!p.allowed_models.empty()) {
+    auto model = requested_model(ctx);
+    if (!model.empty() && !p.may_use_model(model)) {
+      co_return http::error_response(
+          ctx, ApiError(403, "This API key may not use model '" + model + "'.", "permission_error",
+                        "model_not_allowed", "model"));
     }
-    if (!p.allowed_models.empty()) {
-      auto model = requested_model(ctx);
-      if (!model.empty() && !p.may_use_model(model)) {
-        co_return http::error_response(
-            ctx, ApiError(403, "This API key may not use model '" + model + "'.", "permission_error",
-                          "model_not_allowed", "model"));
-      }
-    }
-    co_return co_await next(ctx);
+  }
+  co_return co_await next(ctx);
+}
+
+}  // namespace
+
+http::Middleware auth_middleware(AccessService& access) {
+  // Not a coroutine itself: a request that needs no key goes straight on,
+  // without a frame of its own (an open stream keeps every frame of its
+  // chain alive for as long as it runs).
+  return [&access](Context& ctx, const Next& next) -> Awaitable<Response> {
+    if (!ctx.route || ctx.route->scope.empty() || !access.auth_required()) return next(ctx);
+    return authenticate_then(access, ctx, next);
   };
 }
 
@@ -288,75 +299,89 @@ std::string denial_message(LimitKind k, const Limits& l, const std::string& key_
 
 }  // namespace
 
+namespace {
+
+// The part of the limits layer that needs a coroutine.
+Awaitable<Response> limit_then(AccessService& access, Context& ctx, const Next& next) {
+  if (!ctx.principal || ctx.principal->key_id.empty()) co_return co_await next(ctx);
+  auto key = access.find_by_id(ctx.principal->key_id);
+  if (!key || !key->limits.any()) co_return co_await next(ctx);
+  const Limits limits = key->limits;
+  const std::string key_id = key->id;
+  Checks checks;
+  if (ctx.route) {
+    checks.tokens = ctx.route->scope == "chat";
+    checks.images = ctx.route->scope == "detect";
+  }
+  const std::string token = unique_request_token(ctx);
+  auto& limiter = access.limiter();
+
+  Admission adm;
+  std::string failure;
+  try {
+    adm = co_await limiter.admit(key_id, limits, token, checks, access.now_ms());
+  } catch (const LimiterUnavailable& e) {
+    failure = e.what();
+  }
+  if (!failure.empty()) {
+    access.note_limiter_failure(failure);
+    if (access.fail_open()) co_return co_await next(ctx);
+    ApiError err(503, "Rate limiting is temporarily unavailable (the shared limit store cannot be reached); retry shortly.",
+                 "server_error", "limiter_unavailable");
+    err.headers.emplace_back("Retry-After", "1");
+    co_return http::error_response(ctx, err);
+  }
+  for (auto& [k, v] : rate_limit_headers(limits, adm.counters)) set_header(ctx.response_headers, k, v);
+
+  if (!adm.allowed) {
+    auto retry = retry_after_seconds(adm.denied_by, adm.counters.now_ms);
+    metrics::Registry::global()
+        .counter("osprey_rate_limited_total", "Requests refused with 429, by key and limit",
+                 {{"key", key_id}, {"kind", std::string(to_string(adm.denied_by))}})
+        .inc();
+    bool budget = adm.denied_by == LimitKind::tokens_per_day || adm.denied_by == LimitKind::usd_per_month;
+    ApiError err(429, denial_message(adm.denied_by, limits, key_id, retry),
+                 budget ? "insufficient_quota" : "rate_limit_error",
+                 budget ? "insufficient_quota" : "rate_limit_exceeded");
+    err.headers.emplace_back("Retry-After", std::to_string(retry));
+    co_return http::error_response(ctx, err);
+  }
+
+  SlotGuard guard{limiter, key_id, token};
+  std::optional<Response> res;
+  std::exception_ptr ep;
+  try {
+    res = co_await next(ctx);
+  } catch (...) {
+    ep = std::current_exception();
+  }
+  if (ctx.usage.cost_usd == 0) ctx.usage.cost_usd = access.cost_usd(ctx.usage);
+  Consumption used{ctx.usage.prompt_tokens + ctx.usage.completion_tokens, ctx.usage.images, ctx.usage.cost_usd};
+  try {
+    auto c = co_await limiter.settle(key_id, limits, token, used, access.now_ms());
+    guard.settled = true;
+    for (auto& [k, v] : rate_limit_headers(limits, c)) {
+      set_header(ctx.response_headers, k, v);
+      if (res) res->set(k, v);
+    }
+  } catch (const LimiterUnavailable& e) {
+    guard.settled = true;  // the lease expires on its own in Redis
+    access.note_limiter_failure(std::string("settle: ") + e.what());
+  }
+  if (ep) std::rethrow_exception(ep);
+  co_return std::move(*res);
+}
+
+}  // namespace
+
 http::Middleware limits_middleware(AccessService& access) {
+  // Not a coroutine itself, like auth_middleware: a key without limits
+  // (or no key) costs no frame.
   return [&access](Context& ctx, const Next& next) -> Awaitable<Response> {
-    if (!ctx.principal || ctx.principal->key_id.empty()) co_return co_await next(ctx);
+    if (!ctx.principal || ctx.principal->key_id.empty()) return next(ctx);
     auto key = access.find_by_id(ctx.principal->key_id);
-    if (!key || !key->limits.any()) co_return co_await next(ctx);
-    const Limits limits = key->limits;
-    const std::string key_id = key->id;
-    Checks checks;
-    if (ctx.route) {
-      checks.tokens = ctx.route->scope == "chat";
-      checks.images = ctx.route->scope == "detect";
-    }
-    const std::string token = unique_request_token(ctx);
-    auto& limiter = access.limiter();
-
-    Admission adm;
-    std::string failure;
-    try {
-      adm = co_await limiter.admit(key_id, limits, token, checks, access.now_ms());
-    } catch (const LimiterUnavailable& e) {
-      failure = e.what();
-    }
-    if (!failure.empty()) {
-      access.note_limiter_failure(failure);
-      if (access.fail_open()) co_return co_await next(ctx);
-      ApiError err(503, "Rate limiting is temporarily unavailable (the shared limit store cannot be reached); retry shortly.",
-                   "server_error", "limiter_unavailable");
-      err.headers.emplace_back("Retry-After", "1");
-      co_return http::error_response(ctx, err);
-    }
-    for (auto& [k, v] : rate_limit_headers(limits, adm.counters)) set_header(ctx.response_headers, k, v);
-
-    if (!adm.allowed) {
-      auto retry = retry_after_seconds(adm.denied_by, adm.counters.now_ms);
-      metrics::Registry::global()
-          .counter("osprey_rate_limited_total", "Requests refused with 429, by key and limit",
-                   {{"key", key_id}, {"kind", std::string(to_string(adm.denied_by))}})
-          .inc();
-      bool budget = adm.denied_by == LimitKind::tokens_per_day || adm.denied_by == LimitKind::usd_per_month;
-      ApiError err(429, denial_message(adm.denied_by, limits, key_id, retry),
-                   budget ? "insufficient_quota" : "rate_limit_error",
-                   budget ? "insufficient_quota" : "rate_limit_exceeded");
-      err.headers.emplace_back("Retry-After", std::to_string(retry));
-      co_return http::error_response(ctx, err);
-    }
-
-    SlotGuard guard{limiter, key_id, token};
-    std::optional<Response> res;
-    std::exception_ptr ep;
-    try {
-      res = co_await next(ctx);
-    } catch (...) {
-      ep = std::current_exception();
-    }
-    if (ctx.usage.cost_usd == 0) ctx.usage.cost_usd = access.cost_usd(ctx.usage);
-    Consumption used{ctx.usage.prompt_tokens + ctx.usage.completion_tokens, ctx.usage.images, ctx.usage.cost_usd};
-    try {
-      auto c = co_await limiter.settle(key_id, limits, token, used, access.now_ms());
-      guard.settled = true;
-      for (auto& [k, v] : rate_limit_headers(limits, c)) {
-        set_header(ctx.response_headers, k, v);
-        if (res) res->set(k, v);
-      }
-    } catch (const LimiterUnavailable& e) {
-      guard.settled = true;  // the lease expires on its own in Redis
-      access.note_limiter_failure(std::string("settle: ") + e.what());
-    }
-    if (ep) std::rethrow_exception(ep);
-    co_return std::move(*res);
+    if (!key || !key->limits.any()) return next(ctx);
+    return limit_then(access, ctx, next);
   };
 }
 

@@ -152,7 +152,9 @@ asio::awaitable<void> watch_for_close(beast::tcp_stream& stream, beast::flat_buf
     co_return;
   }
   boost::system::error_code ec;
-  auto n = co_await stream.socket().async_read_some(buffer.prepare(512),
+  // A few bytes suffice: a close shows as EOF, and data (a pipelined
+  // request) ends the watch and stays buffered for the next read.
+  auto n = co_await stream.socket().async_read_some(buffer.prepare(16),
                                                     asio::redirect_error(asio::use_awaitable, ec));
   if (!ec) buffer.commit(n);
   if (ec && ec != asio::error::operation_aborted && !*done) cancel->cancel();
