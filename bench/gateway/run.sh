@@ -65,17 +65,17 @@ if (( STREAMS > max_streams )); then
   STREAMS=$max_streams
 fi
 
-# start_gateway NAME PORT BASE_URL -> pid in GW_PID
+# start_gateway NAME PORT BASE_URL [CPU] -> pid in GW_PID
 start_gateway() {
-  local name="$1" port="$2" base="$3" logf="$OUT/$1.log"
+  local name="$1" port="$2" base="$3" logf="$OUT/$1.log" cpu="${4:-0}"
   if [[ "$MODE" == osprey ]]; then
     OPENAI_BASE_URL="$base" OPENAI_API_KEY=sk-bench-not-a-real-key OSPREY_AUTH=false OSPREY_LOG_LEVEL=warn \
       OSPREY_ACCESS_LOG=false OSPREY_UPSTREAM_POOL_SIZE=256 OSPREY_ENV_FILE=/nonexistent \
-      taskset -c 0 timeout 1800 "$OSPREY" serve --host 127.0.0.1 --port "$port" --threads 1 \
+      taskset -c "$cpu" timeout 1800 "$OSPREY" serve --host 127.0.0.1 --port "$port" --threads 1 \
       --data-dir "$OUT/data-$name" >"$logf" 2>&1 &
   else
     OPENAI_BASE_URL="$base" OPENAI_API_KEY=sk-bench-not-a-real-key \
-      taskset -c 0 timeout 1800 "$BENCH_SERVER" --port "$port" --threads 1 >"$logf" 2>&1 &
+      taskset -c "$cpu" timeout 1800 "$BENCH_SERVER" --port "$port" --threads 1 >"$logf" 2>&1 &
   fi
   local wrapper=$!
   PIDS+=("$wrapper")
@@ -165,6 +165,16 @@ for c in 1 64; do
   wrk_run "osprey stream c$c" osprey stream "$c" http://127.0.0.1:18902/v1/chat/completions "$BODIES/chat_stream.json" "Authorization: Bearer client-key" "$OSPREY_SSE_PID"
   wrk_run "portkey stream c$c" portkey stream "$c" http://127.0.0.1:18787/v1/chat/completions "$BODIES/chat_stream.json" "$PK_SSE"
 done
+
+# --- added latency without cross-core wakeups ------------------------------
+# Above, a request through a gateway on CPU 0 crosses cores four times
+# (load -> gateway -> upstream -> gateway -> load), and on this VM each
+# wake-up of the other core costs ~35 us, while the direct path stays on
+# CPU 1. Run Osprey on CPU 1 too: the difference to direct is then what the
+# gateway itself adds.
+start_gateway osprey-colo 18904 http://127.0.0.1:18090/v1 1; OSPREY_COLO_PID=$GW_PID
+wrk_run "osprey json c1 (colocated on CPU 1)" osprey_colocated json 1 http://127.0.0.1:18904/v1/chat/completions "$BODIES/chat.json" "Authorization: Bearer client-key" "$OSPREY_COLO_PID"
+kill "$OSPREY_COLO_PID" 2>/dev/null || true
 
 # --- streaming time to first byte ----------------------------------------
 log "streaming first byte (500 sequential requests each)"

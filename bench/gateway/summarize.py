@@ -22,6 +22,12 @@ for mode in ("json", "stream"):
         print(f"| {mode} | {c} | {d['rps']:,.0f} | {d['p50_ms']:.3f} | {o['rps']:,.0f} | {o['p50_ms']:.3f} | {o['p99_ms']:.3f} | "
               f"{(o['p50_ms'] - d['p50_ms']) * 1000:.0f} | {rss:.1f} | {cpu_us:.0f} | {p['rps'] if p else float('nan'):,.0f} | "
               f"{p['p50_ms'] if p else float('nan'):.2f} | {ratio:.1f}x | {errs} |")
+colo, direct1 = wrk.get(("osprey_colocated", "json", 1)), wrk.get(("direct", "json", 1))
+if colo and direct1:
+    o, d = colo["wrk"], direct1["wrk"]
+    print(f"\nColocated (osprey, upstream and load all on CPU 1, json c1): osprey p50 {o['p50_ms'] * 1000:.0f} us, "
+          f"p99 {o['p99_ms'] * 1000:.0f} us; direct p50 {d['p50_ms'] * 1000:.0f} us; "
+          f"added p50 {(o['p50_ms'] - d['p50_ms']) * 1000:.0f} us, p99 {(o['p99_ms'] - d['p99_ms']) * 1000:.0f} us")
 tt = {r["target"]: r["r"] for r in rows if r["kind"] == "ttfb"}
 if "direct" in tt and "osprey" in tt:
     print("\nStreaming time to first `data:` byte (sequential, keep-alive):")
