@@ -259,24 +259,30 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
 
   SseParser sse(cfg_.max_response_bytes);
   std::vector<SseEvent> events;
-  // On the heap, sized by what it serves: a relayed stream may stay open for
-  // minutes (10k of them), a JSON answer is read once and may be megabytes.
-  std::vector<char> body_buf(relay ? 1024 : 16 * 1024);
-  char* buf = body_buf.data();
-  const std::size_t buf_size = body_buf.size();
+  // A relayed stream may stay open for minutes (10k of them): its buffer is
+  // small and on the heap. A JSON answer is read straight into body_out,
+  // which it ends up in anyway (no buffer, no copy).
+  std::vector<char> relay_buf(relay ? 1024 : 0);
+  constexpr std::size_t kJsonStep = 4096;
   while (!p.is_done()) {
-    p.get().body().data = buf;
-    p.get().body().size = buf_size;
+    std::size_t had = x.body_out.size();
+    std::size_t room = relay_buf.size();
+    if (relay) {
+      p.get().body().data = relay_buf.data();
+    } else {
+      x.body_out.resize(had + kJsonStep);
+      p.get().body().data = x.body_out.data() + had;
+      room = kJsonStep;
+    }
+    p.get().body().size = room;
     c.tcp().expires_after(std::chrono::milliseconds(cfg_.idle_timeout_ms));
     co_await bhttp::async_read_some(s, c.buffer, p, asio::redirect_error(use_awaitable, ec));
+    const std::size_t n = room - p.get().body().size;
+    if (!relay) x.body_out.resize(had + n);
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) co_return io_failure(x, ec, "reading the response");
-    const std::size_t n = buf_size - p.get().body().size;
-    if (n == 0) continue;
-    if (!relay) {
-      x.body_out.append(buf, n);  // bounded by body_limit
-      continue;
-    }
+    const char* buf = relay_buf.data();
+    if (n == 0 || !relay) continue;  // body_out: bounded by body_limit
     try {
       sse.feed(std::string_view(buf, n), events);
     } catch (const std::length_error&) {

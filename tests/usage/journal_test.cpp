@@ -166,3 +166,23 @@ TEST(LedgerJournal, LiveJournalOfAnotherLedgerIsNotAnOrphan) {
   EXPECT_EQ(dir.journal_files(), 1);
   EXPECT_EQ(writer.totals({}).requests, 12);
 }
+
+TEST(LedgerJournal, StringsWithQuotesControlsAndBadUtf8RoundTrip) {
+  TempDir dir;
+  {
+    Journal j(dir.str());
+    Record r = rec(1);
+    r.model = std::string("gpt \"4o\" \\ mini\n\x01 caf\xc3\xa9 ") + "\xff!";
+    r.latency_ms = 12.345678901234567;
+    r.cost_usd = 1e-9;
+    j.append(r);
+  }  // left behind, as after a crash
+  Ledger l(dir.str());
+  ASSERT_EQ(l.recovered(), 1u);
+  auto rows = l.records({}, 10);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].model, std::string("gpt \"4o\" \\ mini\n\x01 caf\xc3\xa9 ") + "\xef\xbf\xbd!");
+  EXPECT_DOUBLE_EQ(rows[0].latency_ms, 12.345678901234567);
+  EXPECT_DOUBLE_EQ(rows[0].cost_usd, 1e-9);
+  EXPECT_EQ(rows[0].request_id, "req-1");
+}
