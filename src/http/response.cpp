@@ -47,7 +47,7 @@ Response error_response(const Request& req, const ApiError& err, ErrorStyle styl
   return res;
 }
 
-nlohmann::json parse_json_body(const Context& ctx) {
+void check_json_body(const Context& ctx) {
   auto ct = ctx.request[Field::content_type];
   if (!ct.empty()) {
     auto base = str::lower(str::trim(ct.substr(0, ct.find(';'))));
@@ -55,8 +55,12 @@ nlohmann::json parse_json_body(const Context& ctx) {
       throw ApiError(415, "expected Content-Type application/json, got '" + std::string(ct) + "'",
                      "invalid_request_error", "unsupported_media_type");
   }
+  if (ctx.request.body().empty()) throw bad_request("request body is empty; expected a JSON object", {}, "invalid_json");
+}
+
+nlohmann::json parse_json_body(const Context& ctx) {
+  check_json_body(ctx);
   const auto& body = ctx.request.body();
-  if (body.empty()) throw bad_request("request body is empty; expected a JSON object", {}, "invalid_json");
   try {
     return nlohmann::json::parse(body);
   } catch (const nlohmann::json::parse_error& e) {

@@ -30,5 +30,8 @@ nlohmann::json error_body(const ApiError& err, ErrorStyle style = ErrorStyle::op
 // says where parsing failed, or ApiError(415) when the Content-Type is set
 // and is not JSON.
 nlohmann::json parse_json_body(const Context& ctx);
+// Only the checks before the parse (Content-Type, empty body), for callers
+// that parse the body their own way (a SAX scan).
+void check_json_body(const Context& ctx);
 
 }  // namespace osprey::http

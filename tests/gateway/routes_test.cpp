@@ -46,6 +46,40 @@ TEST_F(GatewayTest, MissingModelIs400AndNeverReachesUpstream) {
   EXPECT_TRUE(up->requests().empty());
 }
 
+TEST_F(GatewayTest, RequestValidationIsTheSameWithAndWithoutStreaming) {
+  // The non-streaming path checks the body with a SAX scan, the streaming
+  // one with a DOM: both must refuse the same bodies the same way.
+  gateway::Gateway gw(cfg);
+  struct Case {
+    const char* body;
+    const char* param;  // "" : no param
+    const char* code;
+  };
+  for (const char* stream : {"", R"("stream":true,)"}) {
+    for (const Case& c : {Case{R"({%s"messages":[]})", "model", "missing_required_parameter"},
+                          Case{R"({%s"model":null})", "model", "missing_required_parameter"},
+                          Case{R"({%s"model":""})", "model", ""},
+                          Case{R"({%s"model":42})", "model", ""},
+                          Case{R"({%s"model":{"a":1}})", "model", ""},
+                          Case{R"({"model":"m","stream":"yes"})", "stream", ""},
+                          Case{R"([%s1,2])", "", ""},
+                          Case{R"({%s"model":"m",)", "", "invalid_json"}}) {
+      char body[256];
+      std::snprintf(body, sizeof body, c.body, stream);
+      auto r = chat(gw, body);
+      EXPECT_EQ(r.status(), 400) << body;
+      if (*c.param) EXPECT_EQ(r.json["error"]["param"], c.param) << body;
+      if (*c.code) EXPECT_EQ(r.json["error"]["code"], c.code) << body;
+    }
+  }
+  // Nested "model"/"stream" keys are not the request's: this one is valid
+  // (and not streaming), so it reaches the upstream.
+  up->on([](const RecordedRequest&) { return FakeUpstream::json(200, kCompletion); });
+  auto ok = chat(gw, R"({"metadata":{"model":1,"stream":"x"},"model":"m","messages":[]})");
+  EXPECT_EQ(ok.status(), 200) << ok.json.dump();
+  EXPECT_EQ(up->requests().size(), 1u);
+}
+
 TEST_F(GatewayTest, NoKeyConfiguredIs503WithInstructions) {
   cfg.api_keys.clear();
   gateway::Gateway gw(cfg);
