@@ -259,10 +259,14 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
 
   SseParser sse(cfg_.max_response_bytes);
   std::vector<SseEvent> events;
-  // A relayed stream may stay open for minutes (10k of them): its buffer is
-  // small and on the heap. A JSON answer is read straight into body_out,
-  // which it ends up in anyway (no buffer, no copy).
-  std::vector<char> relay_buf(relay ? 1024 : 0);
+  // A relayed stream may stay open for minutes (10k of them): while it waits
+  // for the next event its buffers are small (1 KiB, and the connection's
+  // read buffer released). When a read fills the buffer, more is probably
+  // waiting (a burst): the next read gets 16 KiB, and one socket read and
+  // one client write carry many events. A JSON answer is read straight into
+  // body_out, which it ends up in anyway (no buffer, no copy).
+  constexpr std::size_t kRelayIdle = 1024, kRelayBurst = 16 * 1024;
+  std::vector<char> relay_buf(relay ? kRelayIdle : 0);
   constexpr std::size_t kJsonStep = 4096;
   while (!p.is_done()) {
     std::size_t had = x.body_out.size();
@@ -281,8 +285,10 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
     if (!relay) x.body_out.resize(had + n);
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) co_return io_failure(x, ec, "reading the response");
+    if (!relay) continue;  // body_out: bounded by body_limit
+    const bool burst = n == room;
     const char* buf = relay_buf.data();
-    if (n == 0 || !relay) continue;  // body_out: bounded by body_limit
+    if (n == 0) continue;
     try {
       sse.feed(std::string_view(buf, n), events);
     } catch (const std::length_error&) {
@@ -323,6 +329,14 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
       }
     }
     events.clear();
+    if (burst && relay_buf.size() < kRelayBurst) {
+      relay_buf.resize(kRelayBurst);
+      c.buffer.reserve(kRelayBurst);
+    } else if (!burst && relay_buf.size() > kRelayIdle) {
+      relay_buf.resize(kRelayIdle);
+      relay_buf.shrink_to_fit();
+      if (c.buffer.size() == 0) c.buffer.shrink_to_fit();
+    }
   }
   if (relay) x.done = true;  // a clean end of body counts as the end of the stream
   x.keep_alive = p.keep_alive();
