@@ -68,6 +68,14 @@ TEST(DetectionE2E, EveryProtocolFaceWithRealKeys) {
   auto srv = OspreyProcess::start({"--models", model_repo({"yolo-fastest-1.1-xl", "yolov8n-ts"}), "--data-dir", data});
   HttpClient c("127.0.0.1", srv->port());
   auto dog = read_file(shared_dir() + "/images/dog.jpg");
+  {
+    // With models the plugins are in: libtorch for yolov8n-ts, and the
+    // codecs preloaded for PNG/BMP uploads.
+    std::ifstream maps("/proc/" + std::to_string(srv->pid()) + "/maps");
+    std::string all((std::istreambuf_iterator<char>(maps)), std::istreambuf_iterator<char>());
+    EXPECT_NE(all.find("libosprey_torch.so"), std::string::npos);
+    EXPECT_NE(all.find("libosprey_codecs.so"), std::string::npos);
+  }
   std::map<std::string, std::string> auth = {{"Authorization", "Bearer " + detect_key},
                                              {"Content-Type", "multipart/form-data; boundary=XyZe2eBoundary"}};
 

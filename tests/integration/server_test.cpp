@@ -35,6 +35,23 @@ TEST(Server, HealthProbesAndMetadata) {
   EXPECT_TRUE(meta["extensions"].is_array());
 }
 
+TEST(Server, WithoutModelsTheHeavyLibrariesAreNeverMapped) {
+  // libtorch and OpenCV's imgcodecs are plugins that load with the first
+  // model needing them (together ~140 MB of RSS): a server without models,
+  // a gateway, must not map them at all.
+  auto srv = OspreyProcess::start(base_args());
+  HttpClient c("127.0.0.1", srv->port());
+  ASSERT_EQ(c.get("/v2/health/ready").status, 200);
+  std::ifstream maps("/proc/" + std::to_string(srv->pid()) + "/maps");
+  ASSERT_TRUE(maps) << "no /proc maps for the server";
+  std::string line, heavy;
+  while (std::getline(maps, line))
+    for (const char* lib : {"libtorch", "libc10.so", "libgomp", "libopencv_imgcodecs", "libgdal", "libosprey_torch",
+                            "libosprey_codecs"})
+      if (line.find(lib) != std::string::npos) heavy += line + "\n";
+  EXPECT_TRUE(heavy.empty()) << heavy;
+}
+
 TEST(Server, KeepAliveServesManyRequestsOnOneConnection) {
   auto srv = OspreyProcess::start(base_args());
   RawConnection conn("127.0.0.1", srv->port());
