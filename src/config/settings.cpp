@@ -230,7 +230,7 @@ std::vector<Setting> build() {
                 "watch the config file and model repository and apply changes live", K::boolean,
                 [](Config& c, const std::string& v) { c.reload = parse_bool(v); }, "false"));
   t.push_back(S("usage.synchronous", "OSPREY_LEDGER_SYNC", "--ledger-sync",
-                "usage ledger durability: normal (survives kill -9) or full (also power loss)", K::string,
+                "usage ledger durability: normal (records acknowledged once in the append-only journal; survives kill -9) or full (each response waits for an fsynced SQLite commit; also power loss)", K::string,
                 [](Config& c, const std::string& v) {
                   auto l = str::lower(str::trim(v));
                   if (l != "normal" && l != "full") throw std::invalid_argument("expected normal or full");
