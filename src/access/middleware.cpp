@@ -302,10 +302,9 @@ std::string denial_message(LimitKind k, const Limits& l, const std::string& key_
 namespace {
 
 // The part of the limits layer that needs a coroutine.
-Awaitable<Response> limit_then(AccessService& access, Context& ctx, const Next& next) {
-  if (!ctx.principal || ctx.principal->key_id.empty()) co_return co_await next(ctx);
-  auto key = access.find_by_id(ctx.principal->key_id);
-  if (!key || !key->limits.any()) co_return co_await next(ctx);
+// `key` is the caller's key, known to have limits.
+Awaitable<Response> limit_then(AccessService& access, Context& ctx, const Next& next,
+                               std::shared_ptr<const KeyRecord> key) {
   const Limits limits = key->limits;
   const std::string key_id = key->id;
   Checks checks;
@@ -381,7 +380,7 @@ http::Middleware limits_middleware(AccessService& access) {
     if (!ctx.principal || ctx.principal->key_id.empty()) return next(ctx);
     auto key = access.find_by_id(ctx.principal->key_id);
     if (!key || !key->limits.any()) return next(ctx);
-    return limit_then(access, ctx, next);
+    return limit_then(access, ctx, next, std::move(key));
   };
 }
 
