@@ -47,8 +47,12 @@ fuzz: setup
 	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_all
 	cd $(BUILD_FUZZ) && ctest --output-on-failure -L fuzz
 
+# The benchmark commands one after another (each prints its own figures).
 bench: build
-	bench/run_all.sh
+	bench/health.sh
+	bench/detect.sh
+	bench/gateway/run.sh
+	$(BUILD)/bench/access/osprey_bench_access
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

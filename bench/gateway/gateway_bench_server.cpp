@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
 
   gateway::Gateway gw(gcfg);
   auto router = std::make_shared<http::Router>();
-  router->use(server::core_middleware(scfg));
+  router->hook(server::core_hook(scfg));
   api::add_chat_routes(*router, gw);
   server::Server srv(scfg, router);
   srv.start();

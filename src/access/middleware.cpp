@@ -25,7 +25,7 @@ namespace {
 
 bool is_deepstack_route(const Context& ctx) { return ctx.path.substr(0, 11) == "/v1/vision/"; }
 
-void set_header(std::vector<std::pair<std::string, std::string>>& headers, const std::string& k,
+void set_header(http::HeaderList& headers, const std::string& k,
                 const std::string& v) {
   for (auto& [name, value] : headers) {
     if (str::iequals(name, k)) {
@@ -103,40 +103,65 @@ namespace {
 
 // The per-request metric series, looked up once per (route, method, status)
 // and I/O thread: the registry's lookup takes a lock and formats labels,
-// which would dominate the cost of a cheap request.
+// which would dominate the cost of a cheap request. Unmatched requests share
+// route == nullptr.
 struct HttpSeries {
   metrics::Counter* requests;
   metrics::Histogram* duration;
 };
 
-HttpSeries& http_series(const http::Route* route, const std::string& route_name, const std::string& method,
-                        int status) {
+const std::string& route_name(const http::Route* route) {
+  static const std::string kUnmatched = "(unmatched)";
+  return route ? route->path : kUnmatched;
+}
+
+HttpSeries& http_series(const http::Route* route, http::Verb method, int status) {
   struct Key {
     const http::Route* route;
-    std::string route_name;  // distinguishes unmatched paths (route == nullptr)
-    std::string method;
+    http::Verb method;
     int status;
     bool operator==(const Key&) const = default;
   };
   struct Hash {
     std::size_t operator()(const Key& k) const {
-      return std::hash<const void*>()(k.route) ^ (std::hash<std::string>()(k.method) * 31) ^
+      return std::hash<const void*>()(k.route) ^ (static_cast<std::size_t>(k.method) * 31) ^
              (static_cast<std::size_t>(k.status) * 1000003);
     }
   };
   thread_local std::unordered_map<Key, HttpSeries, Hash> cache;
-  Key key{route, route_name, method, status};
+  Key key{route, method, status};
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
   auto& reg = metrics::Registry::global();
+  const auto& name = route_name(route);
   HttpSeries s{&reg.counter("osprey_http_requests_total", "HTTP requests by route template, method and status",
-                            {{"route", route_name}, {"method", method}, {"status", std::to_string(status)}}),
+                            {{"route", name},
+                             {"method", std::string(http::beast_http::to_string(method))},
+                             {"status", std::to_string(status)}}),
                &reg.histogram("osprey_http_request_duration_seconds", "HTTP request latency by route template",
-                              {{"route", route_name}})};
-  return cache.emplace(std::move(key), s).first->second;
+                              {{"route", name}})};
+  return cache.emplace(key, s).first->second;
 }
 
+// Routes whose requests are usage: everything but public routes (health
+// probes, docs, metrics scrapes), which are counted in metrics but not
+// written to the ledger, so a probe every second neither grows the database
+// nor waits for a commit. Unmatched requests (404/405) are recorded.
+bool recorded_route(const http::Route* route) { return !route || !route->scope.empty(); }
+
 }  // namespace
+
+http::Hook metrics_hook() {
+  http::Hook h;
+  h.after = [](Context& ctx, Response& res) {
+    // Latency from when the server built the context (one clock read saved).
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.started_at).count();
+    auto& series = http_series(ctx.route, ctx.request.method(), static_cast<int>(res.result_int()));
+    series.requests->inc();
+    series.duration->observe(secs);
+  };
+  return h;
+}
 
 http::Middleware ledger_middleware(AccessService& access, usage::Ledger& ledger) {
   return [&access, &ledger](Context& ctx, const Next& next) -> Awaitable<Response> {
@@ -157,27 +182,12 @@ http::Middleware ledger_middleware(AccessService& access, usage::Ledger& ledger)
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (ctx.usage.cost_usd == 0) ctx.usage.cost_usd = access.cost_usd(ctx.usage);
 
-    static const std::string kUnmatched = "(unmatched)";
-    const std::string& route_name = ctx.route ? ctx.route->path : kUnmatched;
-    std::string method(http::beast_http::to_string(ctx.request.method()));
-    auto& series = http_series(ctx.route, route_name, method, status);
-    series.requests->inc();
-    series.duration->observe(secs);
-
-    // Public routes (health probes, docs, metrics scrapes) are not usage:
-    // they are counted in metrics above but not written to the ledger, so a
-    // probe every second neither grows the database nor waits for a commit.
-    if (ctx.route && ctx.route->scope.empty()) {
-      if (ep) std::rethrow_exception(ep);
-      co_return std::move(*res);
-    }
-
     usage::Record rec;
     rec.ts_ms = usage::now_ms();
     rec.request_id = ctx.request_id;
     rec.key_id = ctx.principal ? ctx.principal->key_id : std::string();
-    rec.route = route_name;
-    rec.method = std::move(method);
+    rec.route = route_name(ctx.route);
+    rec.method = std::string(http::beast_http::to_string(ctx.request.method()));
     rec.model = ctx.usage.model;
     rec.status = status;
     rec.latency_ms = secs * 1000.0;
@@ -387,7 +397,8 @@ http::Middleware limits_middleware(AccessService& access) {
 bool scoped_route(const http::Route* route) { return route && !route->scope.empty(); }
 
 void install_access_middleware(http::Router& router, AccessService& access, usage::Ledger& ledger) {
-  router.use(ledger_middleware(access, ledger));
+  router.hook(metrics_hook());
+  router.use(ledger_middleware(access, ledger), recorded_route);
   router.use(auth_middleware(access), scoped_route);
   router.use(limits_middleware(access), scoped_route);
 }

@@ -3,15 +3,18 @@
 //
 //   access::install_access_middleware(router, access, ledger);
 //
-// Install after the server's core middleware (request id, CORS, access log)
-// and before anything else. The three layers, outermost first:
+// Install after the server's core hook (request id, CORS, access log)
+// and before anything else. A hook, then three layers, outermost first:
 //
-//  1. ledger  Records EVERY request (also 401/403/429/404) in the usage
-//             ledger and co_awaits the commit before the response goes out;
-//             if the commit fails the client gets 503 instead of an answer
-//             that was not recorded. Also counts osprey_http_requests_total
+//  0. metrics (a hook, every request) Counts osprey_http_requests_total
 //             {route,method,status} and osprey_http_request_duration_seconds
-//             {route}. Computes ctx.usage.cost_usd from the price table.
+//             {route} on the final response.
+//  1. ledger  Records every request but those to public routes (so also
+//             401/403/429 and unmatched 404/405) in the usage ledger and
+//             co_awaits the commit before the response goes out; if the
+//             commit fails the client gets 503 instead of an answer that
+//             was not recorded. Computes ctx.usage.cost_usd from the price
+//             table.
 //  2. auth    For routes whose Route::scope is non-empty (and when
 //             access.auth_required): reads the key from
 //             `Authorization: Bearer`, `X-API-Key`, or on DeepStack routes
@@ -53,6 +56,7 @@ void install_access_middleware(http::Router& router, AccessService& access, usag
 // Whether a route needs a key (auth and limits wrap only these).
 bool scoped_route(const http::Route* route);
 
+http::Hook metrics_hook();
 http::Middleware ledger_middleware(AccessService& access, usage::Ledger& ledger);
 http::Middleware auth_middleware(AccessService& access);
 http::Middleware limits_middleware(AccessService& access);

@@ -11,7 +11,6 @@ extern const char osprey_docs_index_html[], osprey_docs_index_html_end[];
 
 namespace osprey::api {
 
-using http::Awaitable;
 using http::Context;
 using http::Response;
 using http::Verb;
@@ -31,17 +30,17 @@ nlohmann::json status_schema() {
 }  // namespace
 
 void add_core_routes(http::Router& router, ServerState& state) {
-  auto ready = [&state](Context& ctx) -> Awaitable<Response> {
+  auto ready = [&state](Context& ctx) -> Response {
     // Probes are hit often: the body is a constant, not a JSON document built per call.
-    if (state.ready && !state.draining) co_return http::make_response(ctx, 200, R"({"status":"ready"})", "application/json");
+    if (state.ready && !state.draining) return http::make_response(ctx, 200, R"({"status":"ready"})", "application/json");
     auto res = http::json_response(ctx, 503, {{"status", state.draining ? "draining" : "starting"}});
     res.set(http::Field::retry_after, "1");
-    co_return res;
+    return res;
   };
   router.add({.method = Verb::get,
               .path = "/v2/health/live",
-              .handler = [](Context& ctx) -> Awaitable<Response> {
-                co_return http::make_response(ctx, 200, R"({"status":"live"})", "application/json");
+              .sync_handler = [](Context& ctx) {
+                return http::make_response(ctx, 200, R"({"status":"live"})", "application/json");
               },
               .summary = "Liveness probe",
               .tag = "Health",
@@ -49,7 +48,7 @@ void add_core_routes(http::Router& router, ServerState& state) {
               .response_schema = status_schema()});
   router.add({.method = Verb::get,
               .path = "/v2/health/ready",
-              .handler = ready,
+              .sync_handler = ready,
               .summary = "Readiness probe",
               .tag = "Health",
               .description = "200 once startup (model loading, key store) has finished; 503 before, and while "
@@ -58,15 +57,15 @@ void add_core_routes(http::Router& router, ServerState& state) {
               .response_schema = status_schema()});
   router.add({.method = Verb::get,
               .path = "/healthz",
-              .handler = ready,
+              .sync_handler = ready,
               .summary = "Readiness probe (alias of /v2/health/ready)",
               .tag = "Health",
               .responses = {{"200", "Ready to serve"}, {"503", "Starting or draining"}},
               .response_schema = status_schema()});
   router.add({.method = Verb::get,
               .path = "/v2",
-              .handler = [&state](Context& ctx) -> Awaitable<Response> {
-                co_return http::json_response(
+              .sync_handler = [&state](Context& ctx) {
+                return http::json_response(
                     ctx, 200,
                     {{"name", "osprey"},
                      {"version", state.version},
@@ -77,29 +76,29 @@ void add_core_routes(http::Router& router, ServerState& state) {
               .error_style = http::ErrorStyle::kserve});
   router.add({.method = Verb::get,
               .path = "/openapi.json",
-              .handler = [&router, &state](Context& ctx) -> Awaitable<Response> {
-                co_return http::json_response(ctx, 200, build_openapi(router.routes(), state.version));
+              .sync_handler = [&router, &state](Context& ctx) {
+                return http::json_response(ctx, 200, build_openapi(router.routes(), state.version));
               },
               .summary = "OpenAPI 3.1 document",
               .tag = "Docs"});
   router.add({.method = Verb::get,
               .path = "/docs",
-              .handler = [](Context& ctx) -> Awaitable<Response> {
-                co_return asset(ctx, osprey_docs_index_html, osprey_docs_index_html_end, "text/html; charset=utf-8");
+              .sync_handler = [](Context& ctx) {
+                return asset(ctx, osprey_docs_index_html, osprey_docs_index_html_end, "text/html; charset=utf-8");
               },
               .summary = "Interactive API documentation",
               .tag = "Docs"});
   router.add({.method = Verb::get,
               .path = "/docs/swagger-ui-bundle.js",
-              .handler = [](Context& ctx) -> Awaitable<Response> {
-                co_return asset(ctx, osprey_docs_bundle_js, osprey_docs_bundle_js_end,
+              .sync_handler = [](Context& ctx) {
+                return asset(ctx, osprey_docs_bundle_js, osprey_docs_bundle_js_end,
                                 "application/javascript; charset=utf-8");
               },
               .hidden = true});
   router.add({.method = Verb::get,
               .path = "/docs/swagger-ui.css",
-              .handler = [](Context& ctx) -> Awaitable<Response> {
-                co_return asset(ctx, osprey_docs_css, osprey_docs_css_end, "text/css; charset=utf-8");
+              .sync_handler = [](Context& ctx) {
+                return asset(ctx, osprey_docs_css, osprey_docs_css_end, "text/css; charset=utf-8");
               },
               .hidden = true});
 }

@@ -166,7 +166,7 @@ void Services::stop() {
 
 std::shared_ptr<const http::Router> Services::build_router(const config::Config& cfg, api::ServerState& state) {
   auto router = std::make_shared<http::Router>();
-  router->use(server::core_middleware(cfg.server));
+  router->hook(server::core_hook(cfg.server));
   access::install_access_middleware(*router, *impl_->access, *impl_->ledger);
 
   std::shared_ptr<gateway::Gateway> gw;

@@ -17,12 +17,18 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
+
 #include "http/message.hpp"
 #include "http/query.hpp"
 
 namespace osprey::http {
 
 struct Route;
+
+// Extra response headers; a few fit inline (x-request-id, rate limits), so a
+// request that adds only those allocates nothing for them.
+using HeaderList = boost::container::small_vector<std::pair<std::string, std::string>, 4>;
 
 // A response sent piece by piece (Server-Sent Events). The handler calls
 // begin() once with the status and headers, then write() per chunk, then
@@ -98,7 +104,7 @@ struct Context {
   Usage usage;
   // Headers every response to this request carries (rate limit headers, ...),
   // also error responses rendered after the handler threw.
-  std::vector<std::pair<std::string, std::string>> response_headers;
+  HeaderList response_headers;
 
   StreamSink* stream = nullptr;
   // Router internal: the handler (with its error rendering) that ends the

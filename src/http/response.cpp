@@ -9,9 +9,11 @@ Response make_response(const Context& ctx, unsigned status, std::string body, st
   Response res{static_cast<Status>(status), ctx.request.version()};
   res.set(Field::content_type, content_type);
   for (const auto& [k, v] : ctx.response_headers) res.set(k, v);
-  res.keep_alive(ctx.request.keep_alive());
+  // Keep-alive is the default of HTTP/1.1 (the server decides the final value
+  // anyway), and Content-Length is written from the body with the head (see
+  // http/wire.hpp): neither needs a field here.
+  if (!ctx.request.keep_alive()) res.keep_alive(false);
   res.body() = std::move(body);
-  res.prepare_payload();
   return res;
 }
 

@@ -5,6 +5,7 @@
 //   router.add({
 //       .method = Verb::get, .path = "/v2/models/{name}/ready",
 //       .handler = [svc](Context& ctx) -> Awaitable<Response> { ... },
+//       // or, when it never waits: .sync_handler = [svc](Context& ctx) { ... },
 //       .summary = "Model readiness", .tag = "KServe v2",
 //       .scope = "detect",                       // "" = public, no key needed
 //       .responses = {{"200", "Ready"}, {"404", "Unknown model"}},
@@ -27,6 +28,9 @@
 namespace osprey::http {
 
 using Handler = std::function<Awaitable<Response>(Context&)>;
+// For handlers that never wait (probes, metadata): the router can call them
+// without a coroutine frame. A route sets `handler` or `sync_handler`.
+using SyncHandler = std::function<Response(Context&)>;
 
 enum class ErrorStyle { openai, kserve };
 
@@ -42,6 +46,7 @@ struct Route {
   Verb method = Verb::get;
   std::string path;  // template: literal segments and {name} parameters
   Handler handler;
+  SyncHandler sync_handler;
 
   // Documentation (OpenAPI).
   std::string summary;

@@ -50,7 +50,11 @@ Router::~Router() = default;
 void Router::add(Route route) {
   if (route.path.empty() || route.path.front() != '/')
     throw std::invalid_argument("route path must start with '/': " + route.path);
-  if (!route.handler) throw std::invalid_argument("route without handler: " + route.path);
+  if (!route.handler && !route.sync_handler) throw std::invalid_argument("route without handler: " + route.path);
+  if (route.handler && route.sync_handler)
+    throw std::invalid_argument("route with both handler and sync_handler: " + route.path);
+  if (route.sync_handler)  // the coroutine path (when middleware applies) calls it too
+    route.handler = [sync = route.sync_handler](Context& c) -> Awaitable<Response> { co_return sync(c); };
   Node* node = root_.get();
   for (auto seg : segments(route.path)) {
     if (is_param(seg)) {
@@ -83,6 +87,8 @@ void Router::use(Middleware mw, RouteFilter applies) {
     nexts_.push_back(std::make_unique<Next>([this, i](Context& c) { return run(c, i); }));
   }
 }
+
+void Router::hook(Hook h) { hooks_.push_back(std::move(h)); }
 
 Match Router::match(Verb method, std::string_view path) const {
   Match m;
@@ -147,13 +153,50 @@ Response render_exception(const Context& ctx, std::exception_ptr ep) {
 
 Awaitable<Response> Router::dispatch(Context& ctx) const { return dispatch(ctx, match(ctx.request.method(), ctx.path)); }
 
+std::optional<Response> Router::enter(Context& ctx, Match& m) const {
+  if (m.route) {
+    ctx.route = m.route;
+    for (auto& [k, v] : m.params) ctx.params.emplace(std::move(k), std::move(v));
+  }
+  for (const auto& h : hooks_)
+    if (h.before)
+      if (auto res = h.before(ctx)) return res;
+  return std::nullopt;
+}
+
+void Router::leave(Context& ctx, Response& res) const {
+  for (auto it = hooks_.rbegin(); it != hooks_.rend(); ++it)
+    if (it->after) it->after(ctx, res);
+}
+
+bool Router::synchronous(const Match& m) const {
+  if (!m.route || !m.route->sync_handler) return false;
+  for (const auto& layer : layers_)
+    if (!layer.applies || layer.applies(m.route)) return false;
+  return true;
+}
+
+Response Router::dispatch_sync(Context& ctx, Match m) const {
+  std::optional<Response> res;
+  try {
+    res = enter(ctx, m);
+    if (!res) res = m.route->sync_handler(ctx);
+  } catch (...) {
+    res = render_exception(ctx, std::current_exception());
+  }
+  try {
+    leave(ctx, *res);
+  } catch (...) {
+    res = render_exception(ctx, std::current_exception());
+  }
+  return std::move(*res);
+}
+
 Awaitable<Response> Router::dispatch(Context& ctx, Match m) const {
   Handler terminal;
   if (m.route) {
-    ctx.route = m.route;
-    for (auto& [k, v] : m.params) ctx.params.emplace(k, v);
     // Handler exceptions become responses here, inside the chain, so that
-    // middleware (ledger, metrics, access log) sees the real status.
+    // middleware (the ledger) sees the real status.
     terminal = [route = m.route](Context& c) -> Awaitable<Response> {
       std::exception_ptr ep;
       try {
@@ -178,13 +221,21 @@ Awaitable<Response> Router::dispatch(Context& ctx, Match m) const {
     };
   }
   ctx.chain_end = &terminal;
+  std::optional<Response> res;
   std::exception_ptr ep;
   try {
-    co_return co_await run(ctx, 0);
+    res = enter(ctx, m);
+    if (!res) res = co_await run(ctx, 0);
   } catch (...) {
     ep = std::current_exception();
   }
-  co_return render_exception(ctx, ep);
+  if (ep) res = render_exception(ctx, ep);
+  try {
+    leave(ctx, *res);
+  } catch (...) {
+    res = render_exception(ctx, std::current_exception());
+  }
+  co_return std::move(*res);
 }
 
 }  // namespace osprey::http

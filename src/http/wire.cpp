@@ -4,6 +4,11 @@
 
 namespace osprey::http {
 
+bool bodyless(const Response& res) {
+  auto code = res.result_int();
+  return code < 200 || code == 204 || code == 304;
+}
+
 void write_head(const Response& res, std::string& out) {
   out.clear();
   out.append(res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
@@ -21,11 +26,20 @@ void write_head(const Response& res, std::string& out) {
     out.append(f.value());
     out.append("\r\n");
   }
+  if (!bodyless(res) && !res.chunked() && !res.has_content_length()) {
+    // Framing from the body itself: cheaper than storing the field first.
+    char len[24];
+    auto [e, ec2] = std::to_chars(len, len + sizeof len, res.body().size());
+    out.append("Content-Length: ");
+    out.append(len, e);
+    out.append("\r\n");
+  }
   out.append("\r\n");
 }
 
 BodyParts body_view(const Response& res, std::string& framing) {
   const std::string& body = res.body();
+  if (bodyless(res)) return {};
   if (!res.chunked()) {
     if (body.empty()) return {};
     return {{std::string_view(body)}, 1};

@@ -7,10 +7,12 @@
 //   http::write_head(res, head);          // "HTTP/1.1 200 OK\r\n...\r\n\r\n"
 //   auto body = http::body_view(res, framing);  // what follows the head
 //
-// The head holds the status line and every field of `res` as set (so
-// Content-Length, Connection and Transfer-Encoding are whatever prepare_payload
-// and keep_alive made them). A chunked response's body is framed as a single
-// chunk plus the last chunk; `framing` keeps those bytes alive.
+// The head holds the status line and every field of `res` as set, plus
+// `Content-Length: <body size>` when the response has neither that field nor
+// chunked Transfer-Encoding (so handlers need not call prepare_payload). A
+// 1xx, 204 or 304 response gets neither a length nor a body. A chunked
+// response's body is framed as a single chunk plus the last chunk;
+// `framing` keeps those bytes alive.
 
 #include <string>
 #include <string_view>
@@ -21,6 +23,9 @@
 namespace osprey::http {
 
 void write_head(const Response& res, std::string& out);
+
+// 1xx, 204 and 304 responses: no body and no Content-Length (RFC 9110 8.6).
+bool bodyless(const Response& res);
 
 // The buffers to send after the head: the body, chunk-framed if the response
 // is chunked. `framing` is scratch space that must outlive the write.

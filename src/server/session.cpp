@@ -217,6 +217,8 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
   auto& deadline = guard.conn;
   std::string head;     // the response head, reused across requests
   std::string framing;  // chunk framing of a chunked response body
+  std::shared_ptr<http::Cancellation> cancel;
+  const auto executor = co_await asio::this_coro::executor;
 
   for (;;) {
     if (shared.draining) break;
@@ -253,7 +255,11 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
     }
 
     auto& req_head = parser.get();
-    std::shared_ptr<const http::Router> router = worker.current_router();
+    // The worker's router; `hold` keeps it alive once this request may
+    // suspend (a reload can replace the worker's copy meanwhile).
+    const auto& current = worker.current_router();
+    const http::Router* router = current.get();
+    std::shared_ptr<const http::Router> hold;
     std::string_view target = req_head.target();
     auto qpos = target.find('?');
     std::string_view path = target.substr(0, qpos);
@@ -266,6 +272,7 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
       break;
     }
     if (!parser.is_done()) {
+      hold = current;
       if (beast::iequals(req_head[bhttp::field::expect], "100-continue")) {
         bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, req_head.version()};
         stream.expires_after(milliseconds(cfg.body_timeout_ms));
@@ -289,8 +296,15 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
     }
     InFlightGuard in_flight(*shared.in_flight);
     http::Request& req = parser.get();
-    http::Context ctx{req, path};
-    ctx.executor = co_await asio::this_coro::executor;
+    // The connection's Cancellation is reused while nothing else holds it
+    // (an upstream call may keep one past its request) and it never fired.
+    if (!cancel || cancel.use_count() > 1 || cancel->cancelled()) cancel = std::make_shared<http::Cancellation>();
+    http::Context ctx{.request = req, .path = path, .cancellation = std::move(cancel)};
+    bool sync = router->synchronous(match);
+    if (!sync) {
+      if (!hold) hold = current;
+      ctx.executor = executor;
+    }
     ctx.remote_address = remote;
     auto incoming_id = req["x-request-id"];
     ctx.request_id = acceptable_request_id(incoming_id) ? std::string(incoming_id) : make_request_id();
@@ -322,23 +336,26 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
           stream.socket().cancel(ec);  // ends the watcher's read
           co_await notify->async_wait(asio::redirect_error(asio::use_awaitable, ec));
         }
+      } else if (sync) {
+        res = router->dispatch_sync(ctx, std::move(match));
       } else {
         res = co_await router->dispatch(ctx, std::move(match));
       }
     }
     ctx.cancellation->clear_callbacks();
+    cancel = std::move(ctx.cancellation);
 
     if (sink.started()) {
       if (!sink.finished() || !sink.healthy() || shared.draining || !req.keep_alive()) break;
       continue;
     }
-    if (!res.has_content_length() && !res.chunked()) res.prepare_payload();
     bool keep = req.keep_alive() && res.keep_alive() && !shared.draining;
     res.keep_alive(keep);
     if (req.method() == bhttp::verb::head) {
+      // The head a GET would get, with its length, and no body.
       auto len = res.body().size();
       res.body().clear();
-      res.content_length(len);
+      if (!http::bodyless(res) && !res.has_content_length()) res.content_length(len);  // also drops chunked
     }
     // One gathered write: the head formatted here, then the body in place.
     http::write_head(res, head);

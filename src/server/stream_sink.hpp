@@ -29,7 +29,7 @@ class StreamSinkImpl final : public http::StreamSink {
   bool finished() const { return finished_; }
   // Headers every response carries (request id, rate limits): set by the
   // session to the request's ctx.response_headers.
-  const std::vector<std::pair<std::string, std::string>>* extra_headers = nullptr;
+  const http::HeaderList* extra_headers = nullptr;
   bool healthy() const { return healthy_; }
 
  private:

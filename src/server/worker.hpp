@@ -73,7 +73,12 @@ struct Server::Worker {
   std::shared_ptr<Server::Shared> shared;
   std::list<Connection*> connections;  // touched only on this worker's thread
   CoarseClock clock;                   // likewise
-  boost::asio::io_context ioc{1};
+  // One thread runs it, and every socket and timer of a worker is touched
+  // only from that thread (others post to it: shutdown, completions from the
+  // inference pool and Redis): so the reactor needs no per-socket locks, which
+  // cost two lock/unlock pairs a request. Posting from other threads stays
+  // safe (the scheduler keeps its lock).
+  boost::asio::io_context ioc{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   boost::asio::ip::tcp::acceptor acceptor{ioc};
   // The router as this thread last saw it: refreshed only when
   // Shared::router_version moves, so a request costs no lock.

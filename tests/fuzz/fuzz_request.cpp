@@ -17,6 +17,7 @@
 #include "config/config.hpp"
 #include "http/response.hpp"
 #include "http/router.hpp"
+#include "http/wire.hpp"
 #include "server/middleware.hpp"
 
 namespace {
@@ -29,7 +30,7 @@ struct Fixture {
     osprey::config::ServerConfig cfg;
     cfg.access_log = false;
     cfg.cors_origins = {"*"};
-    router.use(osprey::server::core_middleware(cfg));
+    router.hook(osprey::server::core_hook(cfg));
     router.add({.method = osprey::http::Verb::post,
                 .path = "/echo/{name}/json",
                 .handler = [](osprey::http::Context& ctx) -> osprey::http::Awaitable<osprey::http::Response> {
@@ -73,5 +74,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ioc.run();
   // Every answer is a well-formed status with a JSON or asset body.
   if (res.result_int() < 100 || res.result_int() > 599) __builtin_trap();
+  // The server answers synchronous routes without a coroutine: the same request
+  // must get the same status that way, and a head that frames the body.
+  auto m = fx.router.match(req.method(), ctx.path);
+  if (fx.router.synchronous(m)) {
+    osprey::http::Context sctx{req, ctx.path};
+    sctx.query = ctx.query;
+    auto sres = fx.router.dispatch_sync(sctx, std::move(m));
+    if (sres.result_int() != res.result_int()) __builtin_trap();
+    std::string head;
+    osprey::http::write_head(sres, head);
+    if (head.find("\r\n\r\n") != head.size() - 4) __builtin_trap();
+  }
   return 0;
 }

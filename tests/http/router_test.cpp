@@ -169,6 +169,96 @@ TEST(Router, FilteredMiddlewareWrapsOnlyTheRoutesItAppliesTo) {
   EXPECT_EQ(trace, (std::vector<std::string>{"all", "last", "all", "scoped", "last", "all", "last"}));
 }
 
+TEST(Router, HooksRunOutsideMiddlewareAndSeeTheFinalResponse) {
+  Router r;
+  std::vector<std::string> trace;
+  r.hook({.before = [&](Context&) -> std::optional<Response> {
+            trace.push_back("a-before");
+            return std::nullopt;
+          },
+          .after = [&](Context&, Response& res) { trace.push_back("a-after " + std::to_string(res.result_int())); }});
+  r.use([&](Context& ctx, const Next& next) -> Awaitable<Response> {
+    trace.push_back("mw");
+    co_return co_await next(ctx);
+  });
+  r.hook({.before = [&](Context& ctx) -> std::optional<Response> {
+            trace.push_back("b-before");
+            if (ctx.path == "/answered") return make_response(ctx, 204, "", "text/plain");
+            return std::nullopt;
+          },
+          .after = [&](Context&, Response& res) {
+            trace.push_back("b-after " + std::to_string(res.result_int()));
+            res.set("x-hooked", "yes");
+          }});
+  r.add({.method = Verb::get, .path = "/ok", .handler = echo("ok")});
+  r.add({.method = Verb::get, .path = "/throws", .handler = [](Context&) -> Awaitable<Response> {
+           throw ApiError(418, "teapot");
+           co_return Response{};
+         }});
+  r.add({.method = Verb::get, .path = "/answered", .handler = echo("never")});
+
+  auto ok = run(r, Verb::get, "/ok");
+  EXPECT_EQ(ok["x-hooked"], "yes");
+  EXPECT_EQ(run(r, Verb::get, "/throws").result_int(), 418);
+  EXPECT_EQ(run(r, Verb::get, "/answered").result_int(), 204);
+  EXPECT_EQ(trace, (std::vector<std::string>{"a-before", "b-before", "mw", "b-after 200", "a-after 200",
+                                             "a-before", "b-before", "mw", "b-after 418", "a-after 418",
+                                             "a-before", "b-before", "b-after 204", "a-after 204"}));
+}
+
+TEST(Router, SyncRoutesAreAnsweredWithoutACoroutineUnlessMiddlewareApplies) {
+  Router r;
+  int after = 0;
+  r.hook({.after = [&](Context&, Response&) { ++after; }});
+  r.use(
+      [&](Context& ctx, const Next& next) -> Awaitable<Response> {
+        auto res = co_await next(ctx);
+        res.set("x-scoped", "1");
+        co_return res;
+      },
+      [](const Route* route) { return route && !route->scope.empty(); });
+  r.add({.method = Verb::get, .path = "/probe/{n}", .sync_handler = [](Context& ctx) {
+           return make_response(ctx, 200, "n=" + std::string(ctx.param("n")), "text/plain");
+         }});
+  r.add({.method = Verb::get, .path = "/private", .sync_handler = [](Context& ctx) {
+           return make_response(ctx, 200, "private", "text/plain");
+         }, .scope = "chat"});
+  r.add({.method = Verb::get, .path = "/broken", .sync_handler = [](Context&) -> Response {
+           throw std::runtime_error("secret internals");
+         }});
+  r.add({.method = Verb::get, .path = "/async", .handler = echo("async")});
+
+  EXPECT_TRUE(r.synchronous(r.match(Verb::get, "/probe/7")));
+  EXPECT_FALSE(r.synchronous(r.match(Verb::get, "/private")));  // the middleware wraps it
+  EXPECT_FALSE(r.synchronous(r.match(Verb::get, "/async")));
+  EXPECT_FALSE(r.synchronous(r.match(Verb::get, "/nowhere")));
+
+  Request req{Verb::get, "/probe/7", 11};
+  Context ctx{req, "/probe/7"};
+  auto res = r.dispatch_sync(ctx, r.match(Verb::get, "/probe/7"));
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res.body(), "n=7");
+  EXPECT_EQ(after, 1);
+
+  Request breq{Verb::get, "/broken", 11};
+  Context bctx{breq, "/broken"};
+  auto broken = r.dispatch_sync(bctx, r.match(Verb::get, "/broken"));
+  EXPECT_EQ(broken.result_int(), 500);
+  EXPECT_EQ(broken.body().find("secret internals"), std::string::npos);
+  EXPECT_EQ(after, 2);
+
+  // Through the coroutine path the same handlers answer the same way.
+  auto priv = run(r, Verb::get, "/private");
+  EXPECT_EQ(priv.body(), "private");
+  EXPECT_EQ(priv["x-scoped"], "1");
+  EXPECT_EQ(run(r, Verb::get, "/probe/9").body(), "n=9");
+  EXPECT_EQ(after, 4);
+
+  EXPECT_THROW(r.add({.method = Verb::get, .path = "/both", .handler = echo("x"),
+                      .sync_handler = [](Context& c) { return make_response(c, 200, "", "text/plain"); }}),
+               std::invalid_argument);
+}
+
 TEST(Wire, HeadHasStatusLineFieldsAndBlankLine) {
   Response res{Status::ok, 11};
   res.set(Field::content_type, "application/json");
@@ -186,8 +276,27 @@ TEST(Wire, HeadHasStatusLineFieldsAndBlankLine) {
   Response closing{Status::too_many_requests, 10};
   closing.keep_alive(false);
   write_head(closing, head);
-  EXPECT_EQ(head, "HTTP/1.0 429 Too Many Requests\r\n\r\n");
+  EXPECT_EQ(head, "HTTP/1.0 429 Too Many Requests\r\nContent-Length: 0\r\n\r\n");
   EXPECT_EQ(body_view(closing, framing).count, 0u);
+}
+
+TEST(Wire, LengthComesFromTheBodyUnlessSetOrBodyless) {
+  Response res{Status::ok, 11};
+  res.body() = "hello";
+  std::string head, framing;
+  write_head(res, head);
+  EXPECT_EQ(head, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
+  // HEAD: the server clears the body and keeps the length it would have had.
+  res.content_length(42);
+  res.body().clear();
+  write_head(res, head);
+  EXPECT_EQ(head, "HTTP/1.1 200 OK\r\nContent-Length: 42\r\n\r\n");
+
+  Response empty{Status::no_content, 11};
+  empty.body() = "ignored";
+  write_head(empty, head);
+  EXPECT_EQ(head, "HTTP/1.1 204 No Content\r\n\r\n");
+  EXPECT_EQ(body_view(empty, framing).count, 0u);
 }
 
 TEST(Wire, ChunkedBodyIsFramedAsOneChunkAndTheLastChunk) {
