@@ -12,7 +12,7 @@ Response make_response(const Context& ctx, unsigned status, std::string body, st
   // Keep-alive is the default of HTTP/1.1 (the server decides the final value
   // anyway), and Content-Length is written from the body with the head (see
   // http/wire.hpp): neither needs a field here.
-  if (!ctx.request.keep_alive()) res.keep_alive(false);
+  if (ctx.request.version() != 11 || !ctx.request.keep_alive()) res.keep_alive(ctx.request.keep_alive());
   res.body() = std::move(body);
   return res;
 }

@@ -164,6 +164,24 @@ asio::awaitable<void> watch_for_close(beast::tcp_stream& stream, beast::flat_buf
 
 using Parser = bhttp::request_parser<bhttp::string_body>;
 
+// Feeds the buffered bytes to the parser. Returns true when the header
+// (header_only) or the whole message is in, or on a parse error (in ec);
+// false when the parser needs more bytes from the socket.
+bool parse_buffered(beast::flat_buffer& buffer, Parser& parser, bool header_only, boost::system::error_code& ec) {
+  auto done = [&] { return header_only ? parser.is_header_done() : parser.is_done(); };
+  while (buffer.size() > 0 && !done()) {
+    std::size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == bhttp::error::need_more) {
+      ec = {};
+      return false;
+    }
+    if (ec) return true;
+    if (used == 0) return false;
+  }
+  return done();
+}
+
 // Feeds the buffered bytes to the parser, reading more from the socket only
 // when it needs them, until the header (header_only) or the whole message is
 // in. Most requests arrive in one segment, so usually this parses without
@@ -175,17 +193,7 @@ asio::awaitable<boost::system::error_code> read_message(tcp::socket& socket, bea
   boost::system::error_code ec;
   auto done = [&] { return header_only ? parser.is_header_done() : parser.is_done(); };
   for (;;) {
-    while (buffer.size() > 0 && !done()) {
-      std::size_t used = parser.put(buffer.data(), ec);
-      buffer.consume(used);
-      if (ec == bhttp::error::need_more) {
-        ec = {};
-        break;
-      }
-      if (ec) co_return ec;
-      if (used == 0) break;
-    }
-    if (done()) co_return ec;
+    if (parse_buffered(buffer, parser, header_only, ec)) co_return ec;
     // Header bytes come in small reads (the parser rescans them), body bytes
     // in large ones.
     std::size_t want = parser.is_header_done() ? 64 * 1024 : 4096;
@@ -240,7 +248,10 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
     // The body cap depends on the route, known only once the header is in.
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // not boost::none: Beast 1.74 compares it as "exceeded"
     deadline.arm(milliseconds(cfg.header_timeout_ms));
-    ec = co_await read_message(stream.socket(), buffer, parser, true);
+    // Usually the whole header is already buffered: parse it without the
+    // coroutine frame a read would need.
+    ec = {};
+    if (!parse_buffered(buffer, parser, true, ec)) ec = co_await read_message(stream.socket(), buffer, parser, true);
     deadline.disarm();
     if (ec && deadline.expired) ec = beast::error::timeout;
     if (ec) {
@@ -349,8 +360,9 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
       if (!sink.finished() || !sink.healthy() || shared.draining || !req.keep_alive()) break;
       continue;
     }
-    bool keep = req.keep_alive() && res.keep_alive() && !shared.draining;
-    res.keep_alive(keep);
+    bool res_keep = res.keep_alive();
+    bool keep = res_keep && req.keep_alive() && !shared.draining;
+    if (keep != res_keep) res.keep_alive(keep);
     if (req.method() == bhttp::verb::head) {
       // The head a GET would get, with its length, and no body.
       auto len = res.body().size();

@@ -64,6 +64,24 @@ TEST(Server, KeepAliveServesManyRequestsOnOneConnection) {
   }
 }
 
+TEST(Server, Http10KeepAliveIsHonouredAndCloseIsTheDefault) {
+  auto srv = OspreyProcess::start(base_args());
+  RawConnection conn("127.0.0.1", srv->port());
+  for (int i = 0; i < 3; ++i) {
+    conn.send("GET /v2/health/ready HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    auto res = conn.read_responses(1);
+    ASSERT_EQ(res.size(), 1u);
+    EXPECT_EQ(res[0].status, 200);
+    EXPECT_EQ(res[0].header("connection"), "keep-alive");
+    EXPECT_EQ(res[0].header("content-length"), std::to_string(res[0].body.size()));
+  }
+  conn.send("GET /v2/health/live HTTP/1.0\r\n\r\n");
+  auto last = conn.read_responses(1);
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].status, 200);
+  EXPECT_TRUE(conn.wait_closed(std::chrono::seconds(5)));
+}
+
 TEST(Server, PipelinedRequestsAreAnsweredInOrder) {
   auto srv = OspreyProcess::start(base_args());
   RawConnection conn("127.0.0.1", srv->port());
