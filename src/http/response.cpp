@@ -7,7 +7,7 @@ namespace osprey::http {
 
 Response make_response(const Context& ctx, unsigned status, std::string body, std::string_view content_type) {
   Response res{static_cast<Status>(status), ctx.request.version()};
-  res.set(Field::content_type, content_type);
+  res.insert(Field::content_type, content_type);  // a fresh response: nothing to replace
   for (const auto& [k, v] : ctx.response_headers) res.set(k, v);
   // Keep-alive is the default of HTTP/1.1 (the server decides the final value
   // anyway), and Content-Length is written from the body with the head (see

@@ -74,6 +74,7 @@ void Router::add(Route route) {
       node = child.get();
     }
   }
+  if (route.path.find('{') == std::string::npos) exact_.emplace(route.path, node);
   if (node->methods.count(route.method))
     throw std::invalid_argument("duplicate route " + std::string(to_string(route.method)) + " " + route.path);
   node->methods[route.method] = routes_.size();
@@ -92,12 +93,33 @@ void Router::hook(Hook h) { hooks_.push_back(std::move(h)); }
 
 Match Router::match(Verb method, std::string_view path) const {
   Match m;
+  const Node* found = nullptr;
+  std::vector<std::pair<std::string, std::string>> params;
+  if (auto it = exact_.find(path); it != exact_.end()) {
+    found = it->second;
+  } else if (!(found = walk(path, params))) {
+    return m;
+  }
+  auto it = found->methods.find(method);
+  if (it == found->methods.end() && method == Verb::head) it = found->methods.find(Verb::get);
+  if (it == found->methods.end()) {
+    for (const auto& [verb, idx] : found->methods) {
+      if (!m.allow.empty()) m.allow += ", ";
+      m.allow += std::string(to_string(verb));
+    }
+    return m;
+  }
+  m.route = &routes_[it->second];
+  m.params = std::move(params);
+  return m;
+}
+
+const Router::Node* Router::walk(std::string_view path, std::vector<std::pair<std::string, std::string>>& params) const {
   auto segs = segments(path);
   // Depth-first with backtracking so that a literal that leads nowhere still
   // lets a parameter at the same depth match.
-  std::vector<std::pair<std::string, std::string>> params;
   const Node* found = nullptr;
-  auto walk = [&](auto&& self, const Node* node, std::size_t i) -> bool {
+  auto descend = [&](auto&& self, const Node* node, std::size_t i) -> bool {
     if (i == segs.size()) {
       if (node->methods.empty()) return false;
       found = node;
@@ -112,19 +134,7 @@ Match Router::match(Verb method, std::string_view path) const {
     }
     return false;
   };
-  if (!walk(walk, root_.get(), 0)) return m;
-  auto it = found->methods.find(method);
-  if (it == found->methods.end() && method == Verb::head) it = found->methods.find(Verb::get);
-  if (it == found->methods.end()) {
-    for (const auto& [verb, idx] : found->methods) {
-      if (!m.allow.empty()) m.allow += ", ";
-      m.allow += std::string(to_string(verb));
-    }
-    return m;
-  }
-  m.route = &routes_[it->second];
-  m.params = std::move(params);
-  return m;
+  return descend(descend, root_.get(), 0) ? found : nullptr;
 }
 
 Awaitable<Response> Router::run(Context& ctx, std::size_t index) const {

@@ -33,6 +33,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "http/route.hpp"
@@ -95,6 +96,13 @@ class Router {
  private:
   struct Node;
   std::unique_ptr<Node> root_;
+  // Paths without parameters, spelled as registered: most requests match
+  // one with a single hash lookup instead of a walk down the trie.
+  struct PathHash {
+    using is_transparent = void;  // find() by string_view, without a copy
+    std::size_t operator()(std::string_view p) const { return std::hash<std::string_view>()(p); }
+  };
+  std::unordered_map<std::string, const Node*, PathHash, std::equal_to<>> exact_;
   std::vector<Route> routes_;  // stable: reserved up front, see add()
   struct Layer {
     Middleware mw;
@@ -107,6 +115,8 @@ class Router {
   std::vector<std::unique_ptr<Next>> nexts_;
   // Not a coroutine: it only picks the next layer and returns its awaitable.
   Awaitable<Response> run(Context& ctx, std::size_t index) const;
+  // The trie node for `path`, filling `params`; nullptr when none matches.
+  const Node* walk(std::string_view path, std::vector<std::pair<std::string, std::string>>& params) const;
   // Binds the matched route to ctx; returns a before hook's answer, if any.
   std::optional<Response> enter(Context& ctx, Match& m) const;
   void leave(Context& ctx, Response& res) const;

@@ -2,6 +2,7 @@
 
 #include <sched.h>
 #include <algorithm>
+#include <stdexcept>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -73,6 +74,24 @@ std::chrono::milliseconds sweep_tick(const config::ServerConfig& cfg) {
   return std::chrono::milliseconds(std::clamp(shortest / 20, 5, 100));
 }
 
+// Every worker has its own acceptor on the same port (SO_REUSEPORT, so the
+// kernel spreads connections). That option would also let a second Osprey
+// (or anything else of this user with the option set) share the port
+// silently and take part of the traffic; a bind without it fails while
+// anyone holds the port, so try that first.
+void ensure_port_free(const tcp::endpoint& ep) {
+  if (ep.port() == 0) return;  // the kernel picks a port nobody shares
+  asio::io_context probe_ctx;
+  tcp::acceptor probe(probe_ctx);
+  probe.open(ep.protocol());
+  probe.set_option(asio::socket_base::reuse_address(true));
+  boost::system::error_code ec;
+  probe.bind(ep, ec);
+  if (ec == asio::error::address_in_use)
+    throw std::runtime_error("port " + std::to_string(ep.port()) + " on " + ep.address().to_string() +
+                             " is already in use (is another server running?)");
+}
+
 void open_acceptor(tcp::acceptor& acc, const tcp::endpoint& ep) {
   acc.open(ep.protocol());
   acc.set_option(asio::socket_base::reuse_address(true));
@@ -109,6 +128,7 @@ std::shared_ptr<const http::Router> Server::router() const { return shared_->cur
 void Server::start() {
   int n = cfg_.threads > 0 ? cfg_.threads : usable_cores();
   auto address = asio::ip::make_address(cfg_.host);
+  ensure_port_free(tcp::endpoint(address, static_cast<unsigned short>(cfg_.port)));
   for (int i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>();
     w->shared = shared_;

@@ -82,6 +82,20 @@ TEST(Server, Http10KeepAliveIsHonouredAndCloseIsTheDefault) {
   EXPECT_TRUE(conn.wait_closed(std::chrono::seconds(5)));
 }
 
+TEST(Server, ASecondServerOnTheSamePortFailsInsteadOfSharingIt) {
+  auto srv = OspreyProcess::start(base_args());
+  auto extra = base_args();
+  std::vector<std::string> second = {"serve", "--host", "127.0.0.1", "--port", std::to_string(srv->port()),
+                                     "--data-dir", make_temp_dir("second-data")};
+  second.insert(second.end(), extra.begin(), extra.end());
+  auto [rc, out] = OspreyProcess::run(second, {}, std::chrono::seconds(30));
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_NE(out.find("already in use"), std::string::npos) << out;
+  // The first one still serves every connection.
+  HttpClient c("127.0.0.1", srv->port());
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(c.get("/v2/health/live").status, 200);
+}
+
 TEST(Server, PipelinedRequestsAreAnsweredInOrder) {
   auto srv = OspreyProcess::start(base_args());
   RawConnection conn("127.0.0.1", srv->port());
