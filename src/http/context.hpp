@@ -26,9 +26,10 @@ namespace osprey::http {
 
 struct Route;
 
-// Extra response headers; a few fit inline (x-request-id, rate limits), so a
-// request that adds only those allocates nothing for them.
-using HeaderList = boost::container::small_vector<std::pair<std::string, std::string>, 4>;
+// Extra response headers. Two fit inline, so a public request (only
+// x-request-id) allocates nothing for them; not more, since every open
+// stream keeps its Context for minutes.
+using HeaderList = boost::container::small_vector<std::pair<std::string, std::string>, 2>;
 
 // A response sent piece by piece (Server-Sent Events). The handler calls
 // begin() once with the status and headers, then write() per chunk, then
