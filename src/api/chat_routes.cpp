@@ -1,10 +1,13 @@
 #include "api/chat_routes.hpp"
 
+#include <optional>
+#include <string_view>
 #include <unordered_map>
 
 #include <boost/system/system_error.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/json_scan.hpp"
 #include "http/response.hpp"
 #include "metrics/registry.hpp"
 
@@ -67,142 +70,68 @@ json parse_upstream(const gateway::UpstreamReply& r) {
   return j;
 }
 
-// Validates the upstream's JSON and picks usage.{prompt,completion}_tokens
-// out of it in one SAX pass, without building a DOM of the whole response
-// (this runs on every request; an embeddings answer can be megabytes).
-class UsageScanner final : public json::json_sax_t {
- public:
-  long prompt = 0, completion = 0;
-
-  bool null() override { return scalar(); }
-  bool boolean(bool) override { return scalar(); }
-  bool number_integer(number_integer_t v) override { return number(static_cast<long>(v)); }
-  bool number_unsigned(number_unsigned_t v) override { return number(static_cast<long>(v)); }
-  bool number_float(number_float_t, const string_t&) override { return scalar(); }
-  bool string(string_t&) override { return scalar(); }
-  bool binary(binary_t&) override { return scalar(); }
-  bool start_object(std::size_t) override {
-    ++depth_;
-    if (depth_ == 2 && usage_next_) in_usage_ = true;
-    usage_next_ = false;
-    return true;
-  }
-  bool key(string_t& k) override {
-    if (depth_ == 1) usage_next_ = k == "usage";
-    else if (in_usage_ && depth_ == 2) key_ = k;
-    return true;
-  }
-  bool end_object() override {
-    if (in_usage_ && depth_ == 2) in_usage_ = false;
-    --depth_;
-    return true;
-  }
-  bool start_array(std::size_t) override {
-    ++depth_;
-    usage_next_ = false;
-    return true;
-  }
-  bool end_array() override {
-    --depth_;
-    return true;
-  }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
-
- private:
-  bool scalar() {
-    usage_next_ = false;
-    return true;
-  }
-  bool number(long v) {
-    if (in_usage_ && depth_ == 2) {
-      if (key_ == "prompt_tokens") prompt = v;
-      else if (key_ == "completion_tokens") completion = v;
-    }
-    return scalar();
-  }
-  int depth_ = 0;
-  bool usage_next_ = false, in_usage_ = false;
-  std::string key_;
-};
-
-// The top-level fields of a chat request the gateway acts on ("model",
-// "stream"), and a validity check, in one SAX pass: a non-streaming request
-// is forwarded byte for byte, so it never needs a DOM (that was ~20
-// allocations per request). Duplicate keys: the last wins, as in a DOM.
-class RequestScanner final : public json::json_sax_t {
- public:
-  enum class Kind { absent, null, string, boolean, other };
-  bool object = false;  // the document is an object
-  Kind model_kind = Kind::absent, stream_kind = Kind::absent;
-  std::string model;
-  bool stream = false;
-  std::size_t error_byte = 0;
-
-  bool null() override { return value(Kind::null); }
-  bool boolean(bool b) override {
-    if (at("stream")) stream = b;
-    return value(Kind::boolean);
-  }
-  bool number_integer(number_integer_t) override { return value(Kind::other); }
-  bool number_unsigned(number_unsigned_t) override { return value(Kind::other); }
-  bool number_float(number_float_t, const string_t&) override { return value(Kind::other); }
-  bool string(string_t& v) override {
-    if (at("model")) model = v;
-    return value(Kind::string);
-  }
-  bool binary(binary_t&) override { return value(Kind::other); }
-  bool start_object(std::size_t) override {
-    if (depth_ == 0) object = true;
-    value(Kind::other);
-    ++depth_;
-    return true;
-  }
-  bool key(string_t& k) override {
-    if (depth_ == 1) key_ = k;
-    return true;
-  }
-  bool end_object() override {
-    --depth_;
-    return true;
-  }
-  bool start_array(std::size_t) override {
-    value(Kind::other);
-    ++depth_;
-    return true;
-  }
-  bool end_array() override {
-    --depth_;
-    return true;
-  }
-  bool parse_error(std::size_t pos, const std::string&, const nlohmann::detail::exception&) override {
-    error_byte = pos;
+// Where nlohmann's parser stops on an invalid document, for the error
+// message (only invalid requests pay for this second pass).
+struct ErrorPosition : nlohmann::detail::json_sax_acceptor<json> {
+  std::size_t byte = 0;
+  bool parse_error(std::size_t pos, const std::string&, const nlohmann::detail::exception&) {
+    byte = pos;
     return false;
   }
-
- private:
-  bool at(const char* k) const { return depth_ == 1 && key_ == k; }
-  bool value(Kind k) {
-    if (depth_ == 1) {
-      if (key_ == "model") model_kind = k;
-      else if (key_ == "stream") stream_kind = k;
-    }
-    return true;
-  }
-  int depth_ = 0;
-  std::string key_;
 };
 
-void record_upstream_usage(Context& ctx, const gateway::UpstreamReply& r) {
-  UsageScanner scan;
-  if (!json::sax_parse(r.body, &scan)) {
-    throw ApiError(502, "upstream returned malformed JSON", "api_error", "upstream_invalid_response");
-  }
-  ctx.usage.prompt_tokens = scan.prompt;
-  ctx.usage.completion_tokens = scan.completion;
+std::size_t json_error_byte(std::string_view text) {
+  ErrorPosition at;
+  json::sax_parse(text, &at);
+  return at.byte;
 }
 
-Response upstream_response(const Context& ctx, const gateway::UpstreamReply& r) {
-  return http::make_response(ctx, r.status, r.body, "application/json");
+// The top-level fields of a chat request the gateway acts on ("model",
+// "stream") and a validity check, in one pass (common/json_scan.hpp): a
+// non-streaming request is forwarded byte for byte, so it never needs a DOM.
+// A repeated key: the last one counts, as in a DOM.
+struct ChatFields {
+  json_scan::Result doc;
+  std::optional<json_scan::Member> model, stream;
+};
+
+ChatFields scan_chat_request(std::string_view body) {
+  ChatFields f;
+  f.doc = json_scan::scan(body, [&f](const json_scan::Member& m) {
+    if (m.key_is("model"))
+      f.model = m;
+    else if (m.key_is("stream"))
+      f.stream = m;
+  });
+  return f;
+}
+
+// Validates the upstream's JSON and picks usage.{prompt,completion}_tokens
+// out of it without building a DOM of the whole response (this runs on
+// every request; an embeddings answer can be megabytes).
+void record_upstream_usage(Context& ctx, const gateway::UpstreamReply& r) {
+  std::string_view usage;
+  auto doc = json_scan::scan(r.body, [&usage](const json_scan::Member& m) {
+    if (m.key_is("usage")) usage = m.kind == json_scan::Kind::object ? m.value : std::string_view();
+  });
+  if (!doc.valid) throw ApiError(502, "upstream returned malformed JSON", "api_error", "upstream_invalid_response");
+  long prompt = 0, completion = 0;
+  if (!usage.empty()) {
+    json_scan::scan(usage, [&](const json_scan::Member& m) {
+      if (m.kind != json_scan::Kind::number) return;
+      if (m.key_is("prompt_tokens")) {
+        if (auto v = json_scan::as_int64(m.value)) prompt = static_cast<long>(*v);
+      } else if (m.key_is("completion_tokens")) {
+        if (auto v = json_scan::as_int64(m.value)) completion = static_cast<long>(*v);
+      }
+    });
+  }
+  ctx.usage.prompt_tokens = prompt;
+  ctx.usage.completion_tokens = completion;
+}
+
+Response upstream_response(const Context& ctx, gateway::UpstreamReply&& r) {
+  return http::make_response(ctx, r.status, std::move(r.body), "application/json");
 }
 
 // Rough prompt size when the upstream never reported usage: characters of
@@ -353,34 +282,36 @@ Awaitable<Response> stream_chat(Context& ctx, gateway::Gateway& gw, json req) {
 
 Awaitable<Response> chat_completions(Context& ctx, gateway::Gateway& gw) {
   http::check_json_body(ctx);
-  RequestScanner scan;
-  if (!json::sax_parse(ctx.request.body(), &scan))
-    throw bad_request("request body is not valid JSON (at byte " + std::to_string(scan.error_byte) + ")", {},
-                      "invalid_json");
-  using Kind = RequestScanner::Kind;
-  if (!scan.object) throw bad_request("request body must be a JSON object");
-  if (scan.stream_kind != Kind::absent && scan.stream_kind != Kind::null && scan.stream_kind != Kind::boolean)
+  const auto f = scan_chat_request(ctx.request.body());
+  if (!f.doc.valid)
+    throw bad_request("request body is not valid JSON (at byte " + std::to_string(json_error_byte(ctx.request.body())) +
+                          ")",
+                      {}, "invalid_json");
+  using json_scan::Kind;
+  if (!f.doc.object) throw bad_request("request body must be a JSON object");
+  if (f.stream && f.stream->kind != Kind::null && f.stream->kind != Kind::boolean)
     throw bad_request("stream must be a boolean", "stream");
-  if (scan.stream_kind == Kind::boolean && scan.stream) {
+  if (f.stream && f.stream->value == "true") {
     // Streaming rewrites the request (stream_options): that needs the DOM.
     json req = http::parse_json_body(ctx);
     require_model(ctx, req);
     co_return co_await stream_chat(ctx, gw, std::move(req));
   }
   // The same checks and messages as require_model().
-  if (scan.model_kind == Kind::absent || scan.model_kind == Kind::null)
+  if (!f.model || f.model->kind == Kind::null)
     throw bad_request("you must provide a model parameter", "model", "missing_required_parameter");
-  if (scan.model_kind != Kind::string || scan.model.empty()) throw bad_request("model must be a non-empty string", "model");
-  if (ctx.principal && !ctx.principal->may_use_model(scan.model))
-    throw ApiError(403, "this API key may not use model '" + scan.model + "'", "permission_error", "model_not_allowed",
+  std::string model = f.model->kind == Kind::string ? json_scan::decode_string(f.model->value) : std::string();
+  if (model.empty()) throw bad_request("model must be a non-empty string", "model");
+  if (ctx.principal && !ctx.principal->may_use_model(model))
+    throw ApiError(403, "this API key may not use model '" + model + "'", "permission_error", "model_not_allowed",
                    "model");
-  ctx.usage.model = scan.model;
+  ctx.usage.model = std::move(model);
   ctx.usage.upstream_called = true;
   // The body goes upstream byte for byte as the client sent it.
-  auto reply = co_await gw.request_json(http::Verb::post, "/chat/completions", std::string(ctx.request.body()), ctx.cancellation);
+  auto reply = co_await gw.request_json(http::Verb::post, "/chat/completions", ctx.request.body(), ctx.cancellation);
   record_upstream_usage(ctx, reply);
   count_tokens(ctx.usage.model, ctx.usage.prompt_tokens, ctx.usage.completion_tokens);
-  co_return upstream_response(ctx, reply);
+  co_return upstream_response(ctx, std::move(reply));
 }
 
 Awaitable<Response> embeddings(Context& ctx, gateway::Gateway& gw) {
@@ -388,10 +319,10 @@ Awaitable<Response> embeddings(Context& ctx, gateway::Gateway& gw) {
   require_model(ctx, req);
   if (!req.contains("input")) throw bad_request("you must provide an input parameter", "input", "missing_required_parameter");
   ctx.usage.upstream_called = true;
-  auto reply = co_await gw.request_json(http::Verb::post, "/embeddings", std::string(ctx.request.body()), ctx.cancellation);
+  auto reply = co_await gw.request_json(http::Verb::post, "/embeddings", ctx.request.body(), ctx.cancellation);
   record_upstream_usage(ctx, reply);
   count_tokens(ctx.usage.model, ctx.usage.prompt_tokens, 0);
-  co_return upstream_response(ctx, reply);
+  co_return upstream_response(ctx, std::move(reply));
 }
 
 Awaitable<Response> list_models(Context& ctx, gateway::Gateway& gw) {
@@ -405,7 +336,7 @@ Awaitable<Response> list_models(Context& ctx, gateway::Gateway& gw) {
     j["data"] = std::move(kept);
     co_return http::json_response(ctx, 200, j);
   }
-  co_return upstream_response(ctx, reply);
+  co_return upstream_response(ctx, std::move(reply));
 }
 
 const std::vector<std::pair<std::string, std::string>> kUpstreamErrors = {

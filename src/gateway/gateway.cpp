@@ -9,11 +9,16 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <array>
+#include <charconv>
+#include <type_traits>
 #include <unordered_map>
 
 #include "common/log.hpp"
@@ -36,7 +41,7 @@ struct Gateway::Exchange {
   // Request.
   http::Verb verb = http::Verb::post;
   std::string target;
-  const std::string* body = nullptr;
+  std::string_view body;  // alive for the whole call (the caller's)
   std::shared_ptr<http::Cancellation> cancel;
   std::size_t key_index = 0;
   // Result of the last attempt.
@@ -116,6 +121,31 @@ void close_on_cancel(const std::shared_ptr<http::Cancellation>& cancel, const st
   });
 }
 
+// Bodies up to this size are copied behind the request head and sent as one
+// buffer; larger ones go out in place, in a gathered write.
+constexpr std::size_t kCopyBodyBytes = 16 * 1024;
+
+void format_request_head(std::string& out, http::Verb verb, std::string_view target, std::string_view host,
+                         std::string_view key, std::string_view accept, bool with_body, std::size_t body_bytes) {
+  out.append(bhttp::to_string(verb));
+  out.push_back(' ');
+  out.append(target);
+  out.append(" HTTP/1.1\r\nHost: ");
+  out.append(host);
+  out.append("\r\nAuthorization: Bearer ");
+  out.append(key);
+  out.append("\r\nUser-Agent: osprey-gateway/0.1\r\nAccept: ");
+  out.append(accept);
+  if (with_body) {
+    char len[24];
+    auto [end, errc] = std::to_chars(len, len + sizeof len, body_bytes);
+    (void)errc;
+    out.append("\r\nContent-Type: application/json\r\nContent-Length: ");
+    out.append(len, end);
+  }
+  out.append("\r\n\r\n");
+}
+
 void io_failure(Gateway::Exchange& x, const beast::error_code& ec, const char* what) {
   if (x.cancel && x.cancel->cancelled()) {
     x.fail = Fail::cancelled;
@@ -136,6 +166,7 @@ void io_failure(Gateway::Exchange& x, const beast::error_code& ec, const char* w
 Gateway::Gateway(config::GatewayConfig cfg)
     : cfg_(std::move(cfg)),
       url_(BaseUrl::parse(cfg_.base_url)),
+      host_header_(url_.host_header()),
       keys_(cfg_.api_keys),
       pool_(static_cast<std::size_t>(std::max(0, cfg_.pool_size)),
             std::chrono::milliseconds(std::min(cfg_.idle_timeout_ms, 30'000))) {
@@ -150,6 +181,12 @@ Gateway::Gateway(config::GatewayConfig cfg)
 }
 
 Gateway::~Gateway() = default;
+
+bool Gateway::echoes_key(std::string_view text) const {
+  for (const auto& k : keys_.keys())
+    if (k.size() >= 6 && text.find(k) != std::string_view::npos) return true;
+  return false;
+}
 
 std::string Gateway::redact(std::string_view text) const {
   std::string out(text);
@@ -181,6 +218,8 @@ http::Awaitable<std::shared_ptr<Connection>> Gateway::connect(Exchange& x) {
   co_await c->tcp().async_connect(results, asio::redirect_error(use_awaitable, ec));
   if (!ec) {
     c->tcp().socket().set_option(asio::ip::tcp::no_delay(true), ec);
+    // exchange() sends small requests with a write that must not block.
+    c->tcp().socket().non_blocking(true, ec);
     ec = {};
   }
   if (!ec && c->tls) {
@@ -213,28 +252,47 @@ http::Awaitable<std::shared_ptr<Connection>> Gateway::connect(Exchange& x) {
 template <class S>
 http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const StreamCallbacks* cb) {
   beast::error_code ec;
+  c.tcp().expires_after(std::chrono::milliseconds(cfg_.first_byte_timeout_ms));
   {
-    // Scoped: the request (headers, a copy of the body) is freed once sent,
-    // not kept for as long as a stream runs.
-    bhttp::request<bhttp::string_body> req{x.verb, x.target, 11};
-    req.set(http::Field::host, url_.host_header());
-    req.set(http::Field::authorization, "Bearer " + keys_.key(x.key_index));
-    req.set(http::Field::user_agent, "osprey-gateway/0.1");
-    req.set(http::Field::accept, cb ? "text/event-stream" : "application/json");
-    if (x.body && (x.verb != http::Verb::get || !x.body->empty())) {
-      req.set(http::Field::content_type, "application/json");
-      req.body() = *x.body;
+    // The head formatted by hand (Beast's serializer cost more than the
+    // socket call); a small body rides in the same buffer. Scoped: freed
+    // once sent, not kept for as long as a stream runs.
+    std::string out;
+    const bool with_body = x.verb != http::Verb::get || !x.body.empty();
+    const std::size_t body_bytes = with_body ? x.body.size() : 0;
+    const bool copy_body = body_bytes <= kCopyBodyBytes;
+    out.reserve(256 + (copy_body ? body_bytes : 0));
+    format_request_head(out, x.verb, x.target, host_header_, keys_.key(x.key_index),
+                        cb ? "text/event-stream" : "application/json", with_body, body_bytes);
+    if (copy_body && with_body) out.append(x.body);
+    std::array<asio::const_buffer, 2> parts{asio::buffer(out),
+                                            copy_body ? asio::const_buffer() : asio::buffer(x.body)};
+    std::size_t sent = 0;
+    if constexpr (std::is_same_v<S, beast::tcp_stream>) {
+      // Plain TCP: the request nearly always fits the socket's send buffer,
+      // so send it now rather than through an async write, whose completion
+      // is posted and resumes this coroutine through the scheduler.
+      sent = c.tcp().socket().write_some(parts, ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
     }
-    req.keep_alive(true);
-    req.prepare_payload();
-    c.tcp().expires_after(std::chrono::milliseconds(cfg_.first_byte_timeout_ms));
-    co_await bhttp::async_write(s, req, asio::redirect_error(use_awaitable, ec));
+    const std::size_t total = out.size() + (copy_body ? 0 : body_bytes);
+    if (!ec && sent < total) {
+      beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(parts);
+      rest.consume(sent);
+      co_await asio::async_write(s, rest, asio::redirect_error(use_awaitable, ec));
+    }
   }
   if (ec) co_return io_failure(x, ec, "sending the request");
 
   bhttp::response_parser<bhttp::buffer_body> p;
   p.header_limit(64 * 1024);
   p.body_limit(cfg_.max_response_bytes);
+  // Beast sizes each read by the buffer's free capacity (at least 512
+  // bytes): room for a whole typical JSON answer (head and body) makes it
+  // one read rather than two. Not for a stream, which may stay open for
+  // minutes (10k of them) and reads its events into relay_buf anyway.
+  constexpr std::size_t kAnswerRoom = 4096;
+  if (!cb && c.buffer.capacity() - c.buffer.size() < kAnswerRoom) c.buffer.reserve(c.buffer.size() + kAnswerRoom);
   co_await bhttp::async_read_header(s, c.buffer, p, asio::redirect_error(use_awaitable, ec));
   if (ec) co_return io_failure(x, ec, "waiting for the response");
   x.header_received = true;
@@ -255,6 +313,9 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
       co_return;
     }
     x.opened = true;
+    // A pooled connection may come with a JSON answer's read room: a
+    // stream waits with as little memory as it can.
+    if (c.buffer.size() == 0) c.buffer.shrink_to_fit();
   }
 
   SseParser sse(cfg_.max_response_bytes);
@@ -306,9 +367,7 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
       try {
         // An upstream may echo our key inside an event (an error chunk):
         // scrub it like any other body. One memmem per key per event.
-        bool echoed = false;
-        for (const auto& k : keys_.keys()) echoed = echoed || (k.size() >= 6 && e.data.find(k) != std::string::npos);
-        if (echoed) {
+        if (echoes_key(e.data)) {
           co_await cb->on_event(redact(e.data));
         } else {
           co_await cb->on_event(e.data);
@@ -459,18 +518,19 @@ http::Awaitable<void> Gateway::run(Exchange& x, const StreamCallbacks* cb) {
   throw to_error(x);
 }
 
-http::Awaitable<UpstreamReply> Gateway::request_json(http::Verb verb, std::string_view path, std::string body,
+http::Awaitable<UpstreamReply> Gateway::request_json(http::Verb verb, std::string_view path, std::string_view body,
                                                      std::shared_ptr<http::Cancellation> cancel) {
   Exchange x;
   x.verb = verb;
   x.target = url_.target(path);
-  x.body = &body;
+  x.body = body;
   x.cancel = std::move(cancel);
   co_await run(x, nullptr);
   UpstreamReply r;
   r.status = x.status;
   r.content_type = std::move(x.content_type);
-  r.body = redact(x.body_out);
+  r.body = std::move(x.body_out);
+  if (echoes_key(r.body)) r.body = redact(r.body);
   co_return r;
 }
 
@@ -479,7 +539,7 @@ http::Awaitable<StreamResult> Gateway::stream(std::string_view path, std::string
   Exchange x;
   x.verb = http::Verb::post;
   x.target = url_.target(path);
-  x.body = &body;
+  x.body = body;
   x.cancel = std::move(cancel);
   co_await run(x, &cb);
   StreamResult r;
@@ -504,7 +564,7 @@ http::Awaitable<UpstreamReply> Gateway::models(std::shared_ptr<http::Cancellatio
       co_return *models_cache_;
     }
   }
-  auto r = co_await request_json(http::Verb::get, "/models", std::string(), std::move(cancel));
+  auto r = co_await request_json(http::Verb::get, "/models", std::string_view(), std::move(cancel));
   std::lock_guard lock(models_mu_);
   models_cache_ = r;
   models_cached_at_ = Clock::now();

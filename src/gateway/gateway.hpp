@@ -92,7 +92,9 @@ class Gateway {
   const config::GatewayConfig& config() const { return cfg_; }
   bool has_keys() const { return !keys_.empty(); }
 
-  http::Awaitable<UpstreamReply> request_json(http::Verb verb, std::string_view path, std::string body,
+  // `body` must stay alive until the call completes (the request's own
+  // body, usually: it is sent from where it is, not copied).
+  http::Awaitable<UpstreamReply> request_json(http::Verb verb, std::string_view path, std::string_view body,
                                               std::shared_ptr<http::Cancellation> cancel);
 
   // Before on_open, failures throw ApiError like request_json (after
@@ -105,6 +107,8 @@ class Gateway {
 
   // Replaces any configured key (or its enc: form) in `text` by [REDACTED].
   std::string redact(std::string_view text) const;
+  // Whether `text` contains a configured key (then redact() it).
+  bool echoes_key(std::string_view text) const;
 
   std::size_t idle_connections() const { return pool_.idle(); }
 
@@ -125,6 +129,7 @@ class Gateway {
 
   config::GatewayConfig cfg_;
   BaseUrl url_;
+  std::string host_header_;
   std::unique_ptr<boost::asio::ssl::context> tls_;
   KeyRing keys_;
   ConnectionPool pool_;

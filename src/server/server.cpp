@@ -61,6 +61,12 @@ asio::awaitable<void> sweep_deadlines(Server::Worker& w) {
     auto now = Connection::Clock::now();
     w.clock.now = now;
     for (auto* c : w.connections) {
+      if (c->watch_at <= now) {
+        auto start = c->start_watch;
+        void* arg = c->watch_arg;
+        c->drop_watch();
+        if (start) start(arg);
+      }
       if (c->deadline > now) continue;
       c->deadline = Connection::Clock::time_point::max();
       c->expired = true;

@@ -162,6 +162,28 @@ asio::awaitable<void> watch_for_close(beast::tcp_stream& stream, beast::flat_buf
   notify->cancel();
 }
 
+// A watcher for one request, started late (Connection::defer_watch): the
+// request has been running for a tick, so it may well run for seconds or
+// minutes (a stream).
+struct CloseWatch {
+  beast::tcp_stream& stream;
+  beast::flat_buffer& buffer;
+  std::shared_ptr<http::Cancellation> cancel;
+  std::shared_ptr<bool> done;  // set once started
+  std::shared_ptr<asio::steady_timer> notify;
+
+  static void start(void* self) {
+    auto& w = *static_cast<CloseWatch*>(self);
+    // A long-lived request: give back the read buffer's memory while it
+    // runs (10k open streams x 16 KiB adds up).
+    if (w.buffer.size() == 0) w.buffer.shrink_to_fit();
+    w.done = std::make_shared<bool>(false);
+    w.notify = std::make_shared<asio::steady_timer>(w.stream.get_executor(), asio::steady_timer::time_point::max());
+    asio::co_spawn(w.stream.get_executor(), watch_for_close(w.stream, w.buffer, w.cancel, w.done, w.notify),
+                   asio::detached);
+  }
+};
+
 using Parser = bhttp::request_parser<bhttp::string_body>;
 
 // Bodies up to this size are copied behind the response head and sent as one
@@ -340,18 +362,16 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
     if (parsed_query) {
       bool watch = match.route && match.route->streaming;
       if (watch) {
-        // A stream may stay open for minutes: give back the read buffer's
-        // memory first (10k open streams x 16 KiB adds up).
-        if (buffer.size() == 0) buffer.shrink_to_fit();
-        auto done = std::make_shared<bool>(false);
-        auto notify = std::make_shared<asio::steady_timer>(stream.get_executor(), asio::steady_timer::time_point::max());
-        asio::co_spawn(stream.get_executor(), watch_for_close(stream, buffer, ctx.cancellation, done, notify),
-                       asio::detached);
+        // The worker's sweep starts the watcher if the handler is still
+        // running a tick from now (see Connection::defer_watch).
+        CloseWatch cw{stream, buffer, ctx.cancellation};
+        guard.conn.defer_watch(&CloseWatch::start, &cw);
         res = co_await router->dispatch(ctx, std::move(match));
-        if (!*done) {
-          *done = true;
+        guard.conn.drop_watch();
+        if (cw.done && !*cw.done) {
+          *cw.done = true;
           stream.socket().cancel(ec);  // ends the watcher's read
-          co_await notify->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          co_await cw.notify->async_wait(asio::redirect_error(asio::use_awaitable, ec));
         }
       } else if (sync) {
         res = router->dispatch_sync(ctx, std::move(match));

@@ -50,6 +50,25 @@ struct Connection {
     deadline = clock->now + d + clock->tick;
   }
   void disarm() { deadline = Clock::time_point::max(); }
+
+  // A request whose handler may wait long (an upstream call) wants to know
+  // when its client hangs up. Watching costs a coroutine, a read and a
+  // cancellation per request, which most relayed requests (answered in a
+  // millisecond or two) never need: the sweep calls start(arg) only for a
+  // request still running a tick or two later.
+  Clock::time_point watch_at = Clock::time_point::max();
+  void (*start_watch)(void*) = nullptr;
+  void* watch_arg = nullptr;
+  void defer_watch(void (*start)(void*), void* arg) {
+    start_watch = start;
+    watch_arg = arg;
+    watch_at = clock->now + clock->tick;
+  }
+  void drop_watch() {
+    watch_at = Clock::time_point::max();
+    start_watch = nullptr;
+    watch_arg = nullptr;
+  }
 };
 
 struct Server::Shared {

@@ -35,18 +35,21 @@ std::runtime_error sys_error(const std::string& what) {
   return std::runtime_error("usage journal: " + what + ": " + std::strerror(errno));
 }
 
-void write_all(int fd, const std::string& s) {
+// Writes all of `s`; returns the bytes written before an error (errno set)
+// or s.size().
+std::size_t write_all(int fd, const std::string& s) {
   const char* p = s.data();
   std::size_t left = s.size();
   while (left > 0) {
     ssize_t n = ::write(fd, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw sys_error("write");
+      return s.size() - left;
     }
     p += n;
     left -= static_cast<std::size_t>(n);
   }
+  return s.size();
 }
 
 // JSON string, escaped. Written by hand: this runs for every request, and
@@ -186,16 +189,45 @@ Journal::Position Journal::append(const Record& r) {
   std::lock_guard lock(mu_);
   Position pos{current_, ++seq_};
   to_line(line_, pos.seq, r);
-  try {
-    write_all(fd_, line_);
-  } catch (...) {
+  if (write_all(fd_, line_) < line_.size()) {
+    auto err = sys_error("write");
     // A partial line may be on disk: replay skips it as torn. The next
     // record starts on a fresh line.
     (void)::write(fd_, "\n", 1);
-    throw;
+    throw err;
   }
   size_ += line_.size();
   return pos;
+}
+
+Journal::Appended Journal::append(const std::vector<Record>& records) {
+  std::lock_guard lock(mu_);
+  Appended out;
+  out.first = {current_, seq_ + 1};
+  line_.clear();
+  // Where each record's line ends, to tell after a short write which ones
+  // are whole on disk.
+  thread_local std::vector<std::size_t> ends;
+  ends.clear();
+  for (const auto& r : records) {
+    to_line(one_, ++seq_, r);
+    line_.append(one_);
+    ends.push_back(line_.size());
+  }
+  std::size_t written = write_all(fd_, line_);
+  size_ += written;
+  if (written < line_.size()) {
+    out.error = std::make_exception_ptr(sys_error("write"));
+    out.durable = static_cast<std::size_t>(std::upper_bound(ends.begin(), ends.end(), written) - ends.begin());
+    if (out.durable == 0 || ends[out.durable - 1] != written) {
+      // A torn line: end it, so that the next record starts on a fresh one
+      // (replay skips the torn one).
+      (void)::write(fd_, "\n", 1);
+    }
+    return out;
+  }
+  out.durable = records.size();
+  return out;
 }
 
 Journal::Position Journal::rotate_if_larger(std::uint64_t bytes) {

@@ -5,6 +5,7 @@
 //   Journal j(data_dir);                 // a new file of this process
 //   auto [file, seq] = j.append(rec);    // one write(2); the record is safe
 //   ...                                  // from here on against kill -9
+//   auto a = j.append(records);          // several records, one write(2)
 //   auto old = j.rotate_if_larger(4 << 20);  // writer thread, between batches
 //   j.retire(old.file);                  // once SQLite holds all its records
 //
@@ -25,6 +26,7 @@
 // A torn last line (power loss) is skipped with a warning.
 
 #include <cstdint>
+#include <exception>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -49,6 +51,18 @@ class Journal {
   // Thread-safe. Throws std::runtime_error when the write fails (disk full):
   // the record is then not committed.
   Position append(const Record& r);
+  // Appends `records` as consecutive lines (seq first.seq, first.seq + 1,
+  // ...) with one write(2): the ledger groups the records an I/O thread
+  // produces in one turn of its event loop, so a busy server pays one
+  // system call for many requests. When the write fails part-way, `error`
+  // is set and `durable` says how many leading records are nonetheless
+  // whole on disk (they will be replayed, so they count as committed).
+  struct Appended {
+    Position first;
+    std::size_t durable = 0;
+    std::exception_ptr error;
+  };
+  Appended append(const std::vector<Record>& records);
 
   // Starts a new file when the current one is larger than `bytes`; returns
   // the file that was current and its last seq ({"", 0} when nothing changed).
@@ -84,6 +98,7 @@ class Journal {
   std::uint64_t seq_ = 0;
   std::vector<std::pair<std::string, int>> retired_later_;  // rotated files still open (locked)
   std::string line_;  // scratch, under mu_
+  std::string one_;   // scratch for a single line, under mu_
 };
 
 }  // namespace osprey::usage

@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/query.hpp>
+
 #include <chrono>
 #include <filesystem>
 
@@ -68,11 +72,6 @@ void forget_file(sql::Db& db, const std::string& file) {
   sql::Stmt st(db, "DELETE FROM journal_state WHERE file = ?1");
   st.bind(1, file);
   st.step();
-}
-
-http::Awaitable<void> finished(std::exception_ptr err) {
-  if (err) std::rethrow_exception(err);
-  co_return;
 }
 
 constexpr const char* kTotalsCols =
@@ -215,30 +214,107 @@ Ledger::~Ledger() {
 }
 
 std::exception_ptr Ledger::append_to_journal(Record r) {
+  std::vector<Record> one;
+  one.push_back(std::move(r));
+  std::exception_ptr err;
+  append_to_journal(one, err);
+  return err;
+}
+
+std::size_t Ledger::append_to_journal(std::vector<Record>& recs, std::exception_ptr& err) {
   bool first = false;
+  std::size_t durable = 0;
   {
     // One lock for the append and the queue: the queue stays in journal
     // order, which the applied_seq bookkeeping relies on.
     std::lock_guard lock(mu_);
-    if (stopping_) return std::make_exception_ptr(std::runtime_error("usage ledger is shut down"));
-    try {
-      auto pos = journal_->append(r);
-      first = queue_.empty();
-      appended_ = pos.seq;
-      queue_.push_back({std::move(r), {}, std::move(pos.file), pos.seq});
-    } catch (...) {
+    if (stopping_) {
+      err = std::make_exception_ptr(std::runtime_error("usage ledger is shut down"));
+      return 0;
+    }
+    auto a = journal_->append(recs);
+    durable = a.durable;
+    if (a.error) {
       ledger_metrics().failures.inc();
-      return std::current_exception();
+      err = a.error;
+    }
+    const auto& pos = a.first;
+    if (durable > 0) {
+      first = queue_.empty();
+      for (std::size_t i = 0; i < durable; ++i)
+        queue_.push_back({std::move(recs[i]), {}, pos.file, pos.seq + i});
+      appended_ = pos.seq + durable - 1;
     }
   }
   // The writer sleeps until the queue stops being empty; later records
   // ride along in its batch window without waking it again.
   if (first) cv_.notify_one();
-  return nullptr;
+  return durable;
+}
+
+void Ledger::join_turn(Record r, Waiter w) {
+  const void* context = &boost::asio::query(w.get_executor(), boost::asio::execution::context);
+  Turn* turn = nullptr;
+  {
+    std::lock_guard lock(turns_mu_);
+    for (auto& t : turns_)
+      if (t->context == context) turn = t.get();
+    if (!turn) {
+      turns_.push_back(std::make_unique<Turn>());
+      turn = turns_.back().get();
+      turn->context = context;
+    }
+  }
+  auto ex = w.get_executor();
+  bool post = false;
+  {
+    std::lock_guard lock(turn->mu);
+    turn->records.push_back(std::move(r));
+    turn->waiters.push_back(std::move(w));
+    post = !std::exchange(turn->flush_posted, true);
+  }
+  // Posted, so it runs after the handlers already queued on this context:
+  // the other requests that finish in this batch join the same write.
+  if (post) boost::asio::post(ex, [this, turn] { flush_turn(*turn); });
+}
+
+void Ledger::flush_turn(Turn& t) {
+  std::vector<Record> recs;
+  std::vector<Waiter> waiters;
+  {
+    std::lock_guard lock(t.mu);
+    recs.swap(t.records);
+    waiters.swap(t.waiters);
+    t.flush_posted = false;
+  }
+  std::exception_ptr err;
+  std::size_t durable = append_to_journal(recs, err);
+  for (std::size_t i = 0; i < waiters.size(); ++i) {
+    // Resumes the request's coroutine: inline when this is its thread.
+    auto ex = waiters[i].get_executor();
+    boost::asio::dispatch(ex, [w = std::move(waiters[i]), e = i < durable ? nullptr : err]() mutable { w(e); });
+  }
+  // Hand the (now empty) buffers back so the next turn reuses them.
+  std::lock_guard lock(t.mu);
+  if (t.records.empty() && t.records.capacity() < recs.capacity()) {
+    recs.clear();
+    t.records.swap(recs);
+  }
+  if (t.waiters.empty() && t.waiters.capacity() < waiters.capacity()) {
+    waiters.clear();
+    t.waiters.swap(waiters);
+  }
 }
 
 http::Awaitable<void> Ledger::record(Record r) {
-  if (journal_) return finished(append_to_journal(std::move(r)));
+  if (journal_) {
+    return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(std::exception_ptr)>(
+        [this, r = std::move(r)](auto handler) mutable {
+          static_assert(std::is_same_v<decltype(handler), Waiter>);
+          join_turn(std::move(r), std::move(handler));
+        },
+        boost::asio::use_awaitable);
+  }
   return complete_from_thread_void([this, r = std::move(r)](std::function<void(std::exception_ptr)> done) mutable {
     record(std::move(r), std::move(done));
   });
