@@ -36,11 +36,12 @@ std::runtime_error sys_error(const std::string& what) {
 }
 
 // Writes all of `s`; returns the bytes written before an error (errno set)
-// or s.size().
-std::size_t write_all(int fd, const std::string& s) {
+// or s.size(). Counts its write(2) calls in `calls`.
+std::size_t write_all(int fd, const std::string& s, std::atomic<std::uint64_t>& calls) {
   const char* p = s.data();
   std::size_t left = s.size();
   while (left > 0) {
+    calls.fetch_add(1, std::memory_order_relaxed);
     ssize_t n = ::write(fd, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -189,7 +190,7 @@ Journal::Position Journal::append(const Record& r) {
   std::lock_guard lock(mu_);
   Position pos{current_, ++seq_};
   to_line(line_, pos.seq, r);
-  if (write_all(fd_, line_) < line_.size()) {
+  if (write_all(fd_, line_, writes_) < line_.size()) {
     auto err = sys_error("write");
     // A partial line may be on disk: replay skips it as torn. The next
     // record starts on a fresh line.
@@ -214,7 +215,7 @@ Journal::Appended Journal::append(const std::vector<Record>& records) {
     line_.append(one_);
     ends.push_back(line_.size());
   }
-  std::size_t written = write_all(fd_, line_);
+  std::size_t written = write_all(fd_, line_, writes_);
   size_ += written;
   if (written < line_.size()) {
     out.error = std::make_exception_ptr(sys_error("write"));

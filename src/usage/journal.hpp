@@ -25,6 +25,7 @@
 // never takes it for an orphan; a killed process's locks go with it.
 // A torn last line (power loss) is skipped with a warning.
 
+#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <mutex>
@@ -63,6 +64,9 @@ class Journal {
     std::exception_ptr error;
   };
   Appended append(const std::vector<Record>& records);
+  // write(2) calls made by append() so far (one per append, more after a
+  // short write): records / writes is what group append saves.
+  std::uint64_t writes() const { return writes_.load(std::memory_order_relaxed); }
 
   // Starts a new file when the current one is larger than `bytes`; returns
   // the file that was current and its last seq ({"", 0} when nothing changed).
@@ -97,6 +101,7 @@ class Journal {
   std::uint64_t size_ = 0;
   std::uint64_t seq_ = 0;
   std::vector<std::pair<std::string, int>> retired_later_;  // rotated files still open (locked)
+  std::atomic<std::uint64_t> writes_{0};
   std::string line_;  // scratch, under mu_
   std::string one_;   // scratch for a single line, under mu_
 };

@@ -252,16 +252,39 @@ std::size_t Ledger::append_to_journal(std::vector<Record>& recs, std::exception_
   return durable;
 }
 
+// The handler posted once per turn. If its io_context goes away before it
+// runs (shutdown with requests in flight), the turn's waiters go with it and
+// the turn is left clean for a context that later gets the same address.
+class Ledger::TurnFlush {
+ public:
+  TurnFlush(Ledger* ledger, std::shared_ptr<Turn> turn) : ledger_(ledger), turn_(std::move(turn)) {}
+  TurnFlush(TurnFlush&&) noexcept = default;
+  void operator()() {
+    auto t = std::move(turn_);
+    ledger_->flush_turn(*t);
+  }
+  ~TurnFlush() {
+    if (!turn_) return;
+    std::lock_guard lock(turn_->mu);
+    turn_->records.clear();
+    turn_->waiters.clear();
+    turn_->flush_posted = false;
+  }
+
+ private:
+  Ledger* ledger_;
+  std::shared_ptr<Turn> turn_;
+};
+
 void Ledger::join_turn(Record r, Waiter w) {
   const void* context = &boost::asio::query(w.get_executor(), boost::asio::execution::context);
-  Turn* turn = nullptr;
+  std::shared_ptr<Turn> turn;
   {
     std::lock_guard lock(turns_mu_);
     for (auto& t : turns_)
-      if (t->context == context) turn = t.get();
+      if (t->context == context) turn = t;
     if (!turn) {
-      turns_.push_back(std::make_unique<Turn>());
-      turn = turns_.back().get();
+      turn = turns_.emplace_back(std::make_shared<Turn>());
       turn->context = context;
     }
   }
@@ -275,7 +298,7 @@ void Ledger::join_turn(Record r, Waiter w) {
   }
   // Posted, so it runs after the handlers already queued on this context:
   // the other requests that finish in this batch join the same write.
-  if (post) boost::asio::post(ex, [this, turn] { flush_turn(*turn); });
+  if (post) boost::asio::post(ex, TurnFlush(this, std::move(turn)));
 }
 
 void Ledger::flush_turn(Turn& t) {

@@ -161,6 +161,8 @@ class Ledger {
   std::uint64_t committed() const;  // records written to SQLite since open
   std::uint64_t batches() const;    // transactions committed since open
   std::uint64_t recovered() const { return recovered_; }  // replayed from journals at open
+  // Journal mode: write(2) calls that appended records (0 in full mode).
+  std::uint64_t journal_writes() const { return journal_ ? journal_->writes() : 0; }
 
  private:
   struct Pending {
@@ -187,10 +189,11 @@ class Ledger {
     std::vector<Waiter> waiters;
     bool flush_posted = false;
   };
+  class TurnFlush;
   void join_turn(Record r, Waiter w);
   void flush_turn(Turn& t);
   std::mutex turns_mu_;
-  std::vector<std::unique_ptr<Turn>> turns_;
+  std::vector<std::shared_ptr<Turn>> turns_;
   void recover_journals();
   // Journal mode: blocks until SQLite holds every record acknowledged so far.
   void catch_up();
