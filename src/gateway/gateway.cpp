@@ -4,6 +4,7 @@
 #include <openssl/x509v3.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -25,6 +26,7 @@
 #include "gateway/retry.hpp"
 #include "gateway/sse.hpp"
 #include "gateway/upstream_error.hpp"
+#include "http/thread_load.hpp"
 #include "metrics/registry.hpp"
 
 namespace osprey::gateway {
@@ -293,6 +295,10 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
   // minutes (10k of them) and reads its events into relay_buf anyway.
   constexpr std::size_t kAnswerRoom = 4096;
   if (!cb && c.buffer.capacity() - c.buffer.size() < kAnswerRoom) c.buffer.reserve(c.buffer.size() + kAnswerRoom);
+  // The answer takes a round trip: with other requests in flight, let the
+  // loop run them first rather than try a read that finds nothing (see
+  // http/thread_load.hpp).
+  if (http::others_in_flight(1)) co_await asio::post(c.executor, use_awaitable);
   co_await bhttp::async_read_header(s, c.buffer, p, asio::redirect_error(use_awaitable, ec));
   if (ec) co_return io_failure(x, ec, "waiting for the response");
   x.header_received = true;

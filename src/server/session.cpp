@@ -4,6 +4,7 @@
 #include <utility>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -18,6 +19,7 @@
 
 #include "common/error.hpp"
 #include "http/response.hpp"
+#include "http/thread_load.hpp"
 #include "http/wire.hpp"
 #include "server/stream_sink.hpp"
 #include "server/worker.hpp"
@@ -263,6 +265,9 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
     if (buffer.size() == 0) {
       guard.conn.idle = true;
       deadline.arm(milliseconds(cfg.idle_timeout_ms));
+      // See http/thread_load.hpp: with other requests in flight, the next
+      // request has usually arrived once the loop's queued work has run.
+      if (http::others_in_flight(0)) co_await asio::post(executor, asio::use_awaitable);
       auto n = co_await stream.socket().async_read_some(buffer.prepare(4096),
                                                         asio::redirect_error(asio::use_awaitable, ec));
       deadline.disarm();
@@ -334,6 +339,7 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
       }
     }
     InFlightGuard in_flight(*shared.in_flight);
+    http::InFlightOnThisThread in_flight_here;
     http::Request& req = parser.get();
     // The connection's Cancellation is reused while nothing else holds it
     // (an upstream call may keep one past its request) and it never fired.
