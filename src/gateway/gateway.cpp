@@ -105,23 +105,25 @@ const char* fail_kind(Fail f) {
   }
 }
 
-// Registers "close this connection if the client goes away" for the time
-// the connection is leased to this request. The flag makes the callback
-// harmless after the connection went back to the pool (the Cancellation
-// lives as long as the request, the lease does not).
-struct Lease {
-  std::shared_ptr<bool> active = std::make_shared<bool>(true);
-  ~Lease() { *active = false; }
-};
+// Runs `fn` if the client goes away while this object lives (a connection
+// leased to the request, a retry's wait), and unregisters it when it goes:
+// once the connection is back in the pool, another request's client must
+// not be able to close it.
+class CancelHook {
+ public:
+  CancelHook(const std::shared_ptr<http::Cancellation>& cancel, std::function<void()> fn) : cancel_(cancel.get()) {
+    if (cancel_) handle_ = cancel_->on_cancel(std::move(fn));
+  }
+  ~CancelHook() {
+    if (cancel_) cancel_->forget(handle_);
+  }
+  CancelHook(const CancelHook&) = delete;
+  CancelHook& operator=(const CancelHook&) = delete;
 
-void close_on_cancel(const std::shared_ptr<http::Cancellation>& cancel, const std::shared_ptr<Connection>& c,
-                     const Lease& lease) {
-  if (!cancel) return;
-  cancel->on_cancel([w = std::weak_ptr<Connection>(c), active = lease.active] {
-    if (!*active) return;
-    if (auto conn = w.lock()) conn->close();
-  });
-}
+ private:
+  http::Cancellation* cancel_;  // the Exchange's, which outlives the hook
+  std::size_t handle_ = 0;
+};
 
 // Bodies up to this size are copied behind the request head and sent as one
 // buffer; larger ones go out in place, in a gathered write.
@@ -214,8 +216,7 @@ http::Awaitable<std::shared_ptr<Connection>> Gateway::connect(Exchange& x) {
     x.detail = "cannot resolve " + url_.host + ": " + ec.message();
     co_return nullptr;
   }
-  Lease lease;
-  close_on_cancel(x.cancel, c, lease);
+  CancelHook hook(x.cancel, [conn = c.get()] { conn->close(); });
   c->tcp().expires_after(std::chrono::milliseconds(cfg_.connect_timeout_ms));
   co_await c->tcp().async_connect(results, asio::redirect_error(use_awaitable, ec));
   if (!ec) {
@@ -334,16 +335,19 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
   // body_out, which it ends up in anyway (no buffer, no copy).
   constexpr std::size_t kRelayIdle = 1024, kRelayBurst = 16 * 1024;
   std::vector<char> relay_buf(relay ? kRelayIdle : 0);
-  constexpr std::size_t kJsonStep = 4096;
+  constexpr std::size_t kJsonStep = 4096, kJsonMaxStep = 64 * 1024;
   while (!p.is_done()) {
     std::size_t had = x.body_out.size();
     std::size_t room = relay_buf.size();
     if (relay) {
       p.get().body().data = relay_buf.data();
     } else {
-      x.body_out.resize(had + kJsonStep);
-      p.get().body().data = x.body_out.data() + had;
+      // A Content-Length says how much is coming: size the body for it
+      // (resize zero-fills what it adds, so not 4 KiB for a 600-byte answer).
       room = kJsonStep;
+      if (auto left = p.content_length_remaining(); left && *left > 0) room = std::min<std::uint64_t>(*left, kJsonMaxStep);
+      x.body_out.resize(had + room);
+      p.get().body().data = x.body_out.data() + had;
     }
     p.get().body().size = room;
     c.tcp().expires_after(std::chrono::milliseconds(cfg_.idle_timeout_ms));
@@ -410,8 +414,9 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
 http::Awaitable<void> Gateway::attempt(Exchange& x, const StreamCallbacks* cb) {
   auto c = co_await connect(x);
   if (!c) co_return;
-  Lease lease;  // for as long as this request holds the connection
-  close_on_cancel(x.cancel, c, lease);
+  // For as long as this request holds the connection.
+  std::optional<CancelHook> hook;
+  hook.emplace(x.cancel, [conn = c.get()] { conn->close(); });
   if (x.cancel && x.cancel->cancelled()) {
     x.fail = Fail::cancelled;
     c->close();
@@ -423,7 +428,7 @@ http::Awaitable<void> Gateway::attempt(Exchange& x, const StreamCallbacks* cb) {
     co_await exchange(*c->plain, *c, x, cb);
   }
   if (x.fail == Fail::none && !x.callback_error && x.keep_alive && c->tcp().socket().is_open()) {
-    *lease.active = false;
+    hook.reset();
     pool_.give_back(std::move(c));
   } else {
     c->close();
@@ -509,16 +514,10 @@ http::Awaitable<void> Gateway::run(Exchange& x, const StreamCallbacks* cb) {
     spdlog::debug("upstream attempt {} failed ({}), retrying in {} ms", attempt,
                   x.fail == Fail::none ? "HTTP " + std::to_string(x.status) : x.detail, wait.count());
     if (wait.count() > 0) {
-      auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, wait);
-      Lease lease;
-      if (x.cancel) {
-        x.cancel->on_cancel([w = std::weak_ptr<asio::steady_timer>(timer), active = lease.active] {
-          if (!*active) return;
-          if (auto t = w.lock()) t->cancel();
-        });
-      }
+      asio::steady_timer timer(co_await asio::this_coro::executor, wait);
+      CancelHook hook(x.cancel, [t = &timer] { t->cancel(); });
       beast::error_code ec;
-      co_await timer->async_wait(asio::redirect_error(use_awaitable, ec));
+      co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
     }
   }
   throw to_error(x);

@@ -79,10 +79,18 @@ class Cancellation {
   bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
   void cancel() {
     if (cancelled_.exchange(true)) return;
-    for (auto& fn : callbacks_) fn();
+    for (auto& fn : callbacks_)
+      if (fn) fn();
   }
-  // Callbacks run on the connection's I/O thread, once.
-  void on_cancel(std::function<void()> fn) { callbacks_.push_back(std::move(fn)); }
+  // Callbacks run on the connection's I/O thread, once. The handle lets a
+  // callback whose target goes away first unregister itself (forget()).
+  std::size_t on_cancel(std::function<void()> fn) {
+    callbacks_.push_back(std::move(fn));
+    return callbacks_.size() - 1;
+  }
+  void forget(std::size_t handle) {
+    if (handle < callbacks_.size()) callbacks_[handle] = nullptr;
+  }
   void clear_callbacks() { callbacks_.clear(); }
 
  private:

@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/query.hpp>
 
@@ -312,11 +311,9 @@ void Ledger::flush_turn(Turn& t) {
   }
   std::exception_ptr err;
   std::size_t durable = append_to_journal(recs, err);
-  for (std::size_t i = 0; i < waiters.size(); ++i) {
-    // Resumes the request's coroutine: inline when this is its thread.
-    auto ex = waiters[i].get_executor();
-    boost::asio::dispatch(ex, [w = std::move(waiters[i]), e = i < durable ? nullptr : err]() mutable { w(e); });
-  }
+  // Resumes each request's coroutine, here: this runs as a handler of the
+  // io_context the waiters belong to (it was posted there).
+  for (std::size_t i = 0; i < waiters.size(); ++i) waiters[i](i < durable ? nullptr : err);
   // Hand the (now empty) buffers back so the next turn reuses them.
   std::lock_guard lock(t.mu);
   if (t.records.empty() && t.records.capacity() < recs.capacity()) {
