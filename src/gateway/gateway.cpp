@@ -26,6 +26,7 @@
 #include "gateway/retry.hpp"
 #include "gateway/sse.hpp"
 #include "gateway/upstream_error.hpp"
+#include "gateway/upstream_parser.hpp"
 #include "http/thread_load.hpp"
 #include "metrics/registry.hpp"
 
@@ -287,7 +288,7 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
   }
   if (ec) co_return io_failure(x, ec, "sending the request");
 
-  bhttp::response_parser<bhttp::buffer_body> p;
+  UpstreamParser p;
   p.header_limit(64 * 1024);
   p.body_limit(cfg_.max_response_bytes);
   // Beast sizes each read by the buffer's free capacity (at least 512
@@ -303,13 +304,10 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
   co_await bhttp::async_read_header(s, c.buffer, p, asio::redirect_error(use_awaitable, ec));
   if (ec) co_return io_failure(x, ec, "waiting for the response");
   x.header_received = true;
-  {
-    const auto& h = p.get();
-    x.status = h.result_int();
-    x.content_type = std::string(h[http::Field::content_type]);
-    x.retry_after = std::string(h[http::Field::retry_after]);
-    x.retry_after_ms = std::string(h["retry-after-ms"]);
-  }
+  x.status = p.status;
+  x.content_type = std::move(p.content_type);
+  x.retry_after = std::move(p.retry_after);
+  x.retry_after_ms = std::move(p.retry_after_ms);
   const bool relay = cb && x.status == 200;
   if (relay) {
     try {
@@ -340,19 +338,19 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
     std::size_t had = x.body_out.size();
     std::size_t room = relay_buf.size();
     if (relay) {
-      p.get().body().data = relay_buf.data();
+      p.body_data = relay_buf.data();
     } else {
       // A Content-Length says how much is coming: size the body for it
       // (resize zero-fills what it adds, so not 4 KiB for a 600-byte answer).
       room = kJsonStep;
       if (auto left = p.content_length_remaining(); left && *left > 0) room = std::min<std::uint64_t>(*left, kJsonMaxStep);
       x.body_out.resize(had + room);
-      p.get().body().data = x.body_out.data() + had;
+      p.body_data = x.body_out.data() + had;
     }
-    p.get().body().size = room;
+    p.body_room = room;
     c.tcp().expires_after(std::chrono::milliseconds(cfg_.idle_timeout_ms));
     co_await bhttp::async_read_some(s, c.buffer, p, asio::redirect_error(use_awaitable, ec));
-    const std::size_t n = room - p.get().body().size;
+    const std::size_t n = room - p.body_room;
     if (!relay) x.body_out.resize(had + n);
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) co_return io_failure(x, ec, "reading the response");
