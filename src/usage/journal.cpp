@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -96,14 +97,16 @@ void append_field(std::string& out, const char* key, Number v) {
   out.push_back('"');
   out.append(key);
   out.append("\":");
-  if constexpr (std::is_floating_point_v<Number>) {
-    // %.17g round-trips a double; finite values only (JSON has no NaN).
-    char buf[32];
-    int n = std::snprintf(buf, sizeof buf, "%.17g", std::isfinite(v) ? static_cast<double>(v) : 0.0);
-    out.append(buf, static_cast<std::size_t>(n));
-  } else {
-    out.append(std::to_string(v));
-  }
+  // to_chars: the shortest text that reads back as the same value (what
+  // %.17g guarantees too, at several times the cost per record); finite
+  // values only (JSON has no NaN).
+  char buf[32];
+  std::to_chars_result r;
+  if constexpr (std::is_floating_point_v<Number>)
+    r = std::to_chars(buf, buf + sizeof buf, std::isfinite(v) ? static_cast<double>(v) : 0.0);
+  else
+    r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
 }
 
 void append_field(std::string& out, const char* key, const std::string& v) {
@@ -116,8 +119,9 @@ void append_field(std::string& out, const char* key, const std::string& v) {
 
 void to_line(std::string& out, std::uint64_t seq, const Record& r) {
   out.clear();
+  char buf[24];
   out.append("{\"s\":");
-  out.append(std::to_string(seq));
+  out.append(buf, std::to_chars(buf, buf + sizeof buf, seq).ptr);
   append_field(out, "ts", r.ts_ms);
   append_field(out, "rid", r.request_id);
   append_field(out, "key", r.key_id);

@@ -60,6 +60,10 @@ void Stmt::bind(int i, std::string_view v) {
   if (sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT) != SQLITE_OK)
     fail(db_.raw(), "bind " + sql_);
 }
+void Stmt::bind_ref(int i, std::string_view v) {
+  if (sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC) != SQLITE_OK)
+    fail(db_.raw(), "bind " + sql_);
+}
 void Stmt::bind_blob(int i, std::string_view v) {
   if (sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT) != SQLITE_OK)
     fail(db_.raw(), "bind " + sql_);

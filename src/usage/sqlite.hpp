@@ -51,7 +51,9 @@ class Stmt {
   void bind(int i, std::int64_t v);
   void bind(int i, int v) { bind(i, static_cast<std::int64_t>(v)); }
   void bind(int i, double v);
-  void bind(int i, std::string_view v);
+  void bind(int i, std::string_view v);  // copied
+  // Not copied: `v` must stay alive until the statement is stepped and reset.
+  void bind_ref(int i, std::string_view v);
   void bind_blob(int i, std::string_view v);
   void bind_null(int i);
 
