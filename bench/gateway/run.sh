@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Gateway benchmark: direct to the fake OpenAI upstream vs through Osprey vs
-# through Portkey, JSON and SSE, c1 and c64; streaming first-byte latency;
+# through Portkey, JSON and SSE, c1 and c64; nginx as a bare reverse proxy
+# in the same place, for reference; streaming first-byte latency;
 # 10,000 concurrent open streams and Osprey's RSS.
 #
 #   bench/gateway/run.sh            # ~6 minutes; needs the build (see below)
@@ -165,6 +166,48 @@ for c in 1 64; do
   wrk_run "osprey stream c$c" osprey stream "$c" http://127.0.0.1:18902/v1/chat/completions "$BODIES/chat_stream.json" "Authorization: Bearer client-key" "$OSPREY_SSE_PID"
   wrk_run "portkey stream c$c" portkey stream "$c" http://127.0.0.1:18787/v1/chat/completions "$BODIES/chat_stream.json" "$PK_SSE"
 done
+
+# --- reference: nginx as a bare reverse proxy -------------------------------
+# The same place in the harness (CPU 0, keep-alive pool to the fake upstream,
+# the server key set on the way) with nothing else: no auth, no JSON checks,
+# no usage ledger, no metrics. What a gateway costs beyond this is its own
+# work; this line itself is mostly the kernel's (4 socket calls a request
+# and the wake-ups of the other core).
+NGX="$WORK/run/nginx-proxy"
+mkdir -p "$NGX/logs"
+cat > "$NGX/nginx.conf" <<NGINX
+worker_processes 1;
+daemon off;
+pid $NGX/nginx.pid;
+error_log $NGX/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  upstream fake { server 127.0.0.1:18090; keepalive 256; }
+  server {
+    listen 127.0.0.1:18905;
+    location / {
+      proxy_pass http://fake;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "Bearer sk-bench-not-a-real-key";
+    }
+  }
+}
+NGINX
+taskset -c 0 timeout 600 nginx -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/logs/error.log" &
+PIDS+=("$!")
+NGX_PID=""
+for _ in $(seq 1 50); do
+  [[ -f "$NGX/nginx.pid" ]] && NGX_PID="$(pgrep -P "$(cat "$NGX/nginx.pid")" | head -1 || true)"
+  [[ -n "$NGX_PID" ]] && break
+  sleep 0.1
+done
+for c in 1 64; do
+  wrk_run "nginx proxy json c$c" nginx_proxy json "$c" http://127.0.0.1:18905/v1/chat/completions "$BODIES/chat.json" "Authorization: Bearer client-key" "$NGX_PID"
+done
+[[ -f "$NGX/nginx.pid" ]] && kill "$(cat "$NGX/nginx.pid")" 2>/dev/null || true
 
 # --- added latency without cross-core wakeups ------------------------------
 # Above, a request through a gateway on CPU 0 crosses cores four times

@@ -22,6 +22,16 @@ for mode in ("json", "stream"):
         print(f"| {mode} | {c} | {d['rps']:,.0f} | {d['p50_ms']:.3f} | {o['rps']:,.0f} | {o['p50_ms']:.3f} | {o['p99_ms']:.3f} | "
               f"{(o['p50_ms'] - d['p50_ms']) * 1000:.0f} | {rss:.1f} | {cpu_us:.0f} | {p['rps'] if p else float('nan'):,.0f} | "
               f"{p['p50_ms'] if p else float('nan'):.2f} | {ratio:.1f}x | {errs} |")
+for c in (1, 64):
+    n, o = wrk.get(("nginx_proxy", "json", c)), wrk.get(("osprey", "json", c))
+    p = wrk.get(("portkey", "json", c))
+    if n and o:
+        n_cpu = n.get("cpu_ticks", 0) * 1e4 / max(1, n["wrk"]["requests"])
+        o_cpu = o.get("cpu_ticks", 0) * 1e4 / max(1, o["wrk"]["requests"])
+        pk = f", {n['wrk']['rps'] / p['wrk']['rps']:.1f}x portkey" if p and p["wrk"]["rps"] else ""
+        print(f"\nReference, nginx as a bare reverse proxy (CPU 0), json c{c}: {n['wrk']['rps']:,.0f} req/s{pk}, "
+              f"{n_cpu:.1f} us CPU/req; osprey {o['wrk']['rps']:,.0f} req/s, {o_cpu:.1f} us CPU/req "
+              f"({o['wrk']['rps'] / n['wrk']['rps']:.2f}x nginx)")
 colo, direct1 = wrk.get(("osprey_colocated", "json", 1)), wrk.get(("direct", "json", 1))
 if colo and direct1:
     o, d = colo["wrk"], direct1["wrk"]
