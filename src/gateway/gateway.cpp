@@ -349,13 +349,17 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
     }
     p.body_room = room;
     c.tcp().expires_after(std::chrono::milliseconds(cfg_.idle_timeout_ms));
-    co_await bhttp::async_read_some(s, c.buffer, p, asio::redirect_error(use_awaitable, ec));
+    // Beast reads at most max(512, the buffer's free room) bytes at once.
+    const std::size_t read_room = std::max<std::size_t>(512, c.buffer.capacity() - c.buffer.size());
+    const std::size_t raw = co_await bhttp::async_read_some(s, c.buffer, p, asio::redirect_error(use_awaitable, ec));
     const std::size_t n = room - p.body_room;
     if (!relay) x.body_out.resize(had + n);
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) co_return io_failure(x, ec, "reading the response");
     if (!relay) continue;  // body_out: bounded by body_limit
-    const bool burst = n == room;
+    // A burst: the relay buffer or the socket read came back full, so more is
+    // probably waiting (the read's room is small while a stream idles).
+    const bool burst = n == room || raw >= read_room;
     const char* buf = relay_buf.data();
     if (n == 0) continue;
     try {
