@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json_scan.hpp"
+#include "common/strings.hpp"
 #include "http/response.hpp"
 #include "metrics/registry.hpp"
 
@@ -158,7 +159,7 @@ long estimate_prompt_tokens(const json& req) {
 std::size_t delta_text_chars(std::string_view data) {
   std::size_t total = 0;
   for (std::string_view key : {std::string_view("\"content\":\""), std::string_view("\"arguments\":\"")}) {
-    for (auto pos = data.find(key); pos != std::string_view::npos; pos = data.find(key, pos)) {
+    for (auto pos = str::find(data, key); pos != std::string_view::npos; pos = str::find(data, key, pos)) {
       pos += key.size();
       while (pos < data.size() && data[pos] != '"') {
         if (data[pos] == '\\') ++pos;  // skip the escaped character
@@ -205,8 +206,7 @@ Awaitable<Response> stream_chat(Context& ctx, gateway::Gateway& gw, json req) {
   cb.on_event = [&](std::string_view data) -> Awaitable<void> {
     // Only the usage chunk needs a real parse; content deltas are counted
     // with a cheap scan (this runs for every token of every stream).
-    const auto u = data.find("\"usage\"");
-    if (u != std::string_view::npos && data.find("\"usage\":null") == std::string_view::npos) {
+    if (str::contains(data, "\"usage\"") && !str::contains(data, "\"usage\":null")) {
       auto chunk = json::parse(data, nullptr, false);
       if (!chunk.is_discarded() && chunk.is_object()) {
         auto it = chunk.find("usage");

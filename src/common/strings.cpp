@@ -1,5 +1,7 @@
 #include "common/strings.hpp"
 
+#include <cstring>
+
 #include <array>
 #include <cctype>
 #include <cstdint>
@@ -126,6 +128,13 @@ std::optional<std::string> base64_decode(std::string_view text) {
   }
   if (bits >= 6) return std::nullopt;  // a dangling single sextet is not valid base64
   return out;
+}
+
+std::size_t find(std::string_view hay, std::string_view needle, std::size_t from) {
+  if (from > hay.size()) return std::string_view::npos;
+  if (needle.empty()) return from;
+  const void* at = ::memmem(hay.data() + from, hay.size() - from, needle.data(), needle.size());
+  return at ? static_cast<std::size_t>(static_cast<const char*>(at) - hay.data()) : std::string_view::npos;
 }
 
 }  // namespace osprey::str

@@ -23,6 +23,7 @@
 #include <unordered_map>
 
 #include "common/log.hpp"
+#include "common/strings.hpp"
 #include "gateway/retry.hpp"
 #include "gateway/sse.hpp"
 #include "gateway/upstream_error.hpp"
@@ -189,7 +190,7 @@ Gateway::~Gateway() = default;
 
 bool Gateway::echoes_key(std::string_view text) const {
   for (const auto& k : keys_.keys())
-    if (k.size() >= 6 && text.find(k) != std::string_view::npos) return true;
+    if (k.size() >= 6 && str::contains(text, k)) return true;
   return false;
 }
 

@@ -46,3 +46,15 @@ TEST(Strings, SplitTrimLower) {
   EXPECT_TRUE(str::iequals("Content-Type", "content-type"));
   EXPECT_FALSE(str::iequals("a", "ab"));
 }
+
+TEST(Strings, FindAgreesWithStringViewFind) {
+  const std::string_view hay = "data: {\"usage\":null,\"sk-\":\"sk-abc sk-abcdef\"}";
+  for (std::string_view needle : {"sk-abcdef", "sk-", "\"usage\":null", "absent", "}", "d", ""}) {
+    for (std::size_t from : {std::size_t{0}, std::size_t{5}, std::size_t{30}, hay.size(), hay.size() + 1}) {
+      EXPECT_EQ(str::find(hay, needle, from), hay.find(needle, from)) << needle << " from " << from;
+    }
+  }
+  EXPECT_TRUE(str::contains(hay, "sk-abcdef"));
+  EXPECT_FALSE(str::contains("", "x"));
+  EXPECT_TRUE(str::contains("x", ""));
+}
