@@ -36,6 +36,21 @@ int run_serve(const config::Loader& loader) {
     std::cerr << "osprey: " << e.what() << "\n";
     return 2;
   }
+  // --reload: the watcher's starting state is taken now, and the config read
+  // once more after it, so that an edit made at any moment during startup is
+  // either in the config read below or reported later, never lost.
+  std::unique_ptr<Watcher> watcher;
+  if (cfg.reload) {
+    watcher = std::make_unique<Watcher>(cfg.config_file, cfg.env_file, cfg.inference.models_dir);
+    try {
+      cfg = loader.resolve();
+      log::set_level(cfg.log_level);
+    } catch (const config::ConfigError& e) {
+      spdlog::critical("configuration error: {}", log::redact(e.what()));
+      log::flush();
+      return 2;
+    }
+  }
   std::error_code fs_ec;
   fs::create_directories(cfg.data_dir, fs_ec);
   if (fs_ec) {
@@ -102,13 +117,11 @@ int run_serve(const config::Loader& loader) {
     }
   };
 
-  std::unique_ptr<Watcher> watcher;
-  if (cfg.reload) {
-    watcher = std::make_unique<Watcher>(cfg.config_file, cfg.env_file, cfg.inference.models_dir,
-                                        [&](Watcher::Change change) {
-                                          if (change.config) apply("config file changed");
-                                          if (change.models) services->sync_models();
-                                        });
+  if (watcher) {
+    watcher->start([&](Watcher::Change change) {
+      if (change.config) apply("config file changed");
+      if (change.models) services->sync_models();
+    });
     spdlog::info("reload: watching {}{}", cfg.inference.models_dir,
                  cfg.config_file.empty() ? "" : " and " + cfg.config_file);
   }

@@ -2,8 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/stat.h>
+
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 namespace osprey::cli {
 
@@ -11,24 +15,37 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void add(std::map<std::string, std::pair<long long, long long>>& snap, const fs::path& p) {
-  std::error_code ec;
-  auto st = fs::status(p, ec);
-  if (ec || !fs::exists(st)) return;
-  auto t = fs::last_write_time(p, ec);
-  if (ec) return;
-  long long size = fs::is_regular_file(st) ? static_cast<long long>(fs::file_size(p, ec)) : 0;
-  snap[p.string()] = {static_cast<long long>(t.time_since_epoch().count()), size};
+constexpr off_t kMaxHashedBytes = 1 << 20;
+
+// What a file looks like: modification time, size and inode (an editor or
+// `mv` that replaces the file gives it a new inode). Timestamps come from
+// the kernel's coarse clock, so two writes a few milliseconds apart can
+// share one; for the small config files the content itself is compared too.
+void add(Watcher::Snapshot& snap, const fs::path& p, bool hash_content) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return;
+  Watcher::State s;
+  s.mtime_ns = static_cast<long long>(st.st_mtim.tv_sec) * 1'000'000'000LL + st.st_mtim.tv_nsec;
+  s.size = S_ISREG(st.st_mode) ? static_cast<long long>(st.st_size) : 0;
+  s.inode = static_cast<unsigned long long>(st.st_ino);
+  if (hash_content && S_ISREG(st.st_mode) && st.st_size <= kMaxHashedBytes) {
+    std::ifstream in(p, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    s.content = std::hash<std::string>{}(text);
+  }
+  snap[p.string()] = s;
 }
 
 }  // namespace
 
-Watcher::Watcher(std::string config_file, std::string env_file, std::string models_dir,
-                 std::function<void(Change)> on_change)
-    : config_file_(std::move(config_file)),
-      env_file_(std::move(env_file)),
-      models_dir_(std::move(models_dir)),
-      on_change_(std::move(on_change)) {
+Watcher::Watcher(std::string config_file, std::string env_file, std::string models_dir)
+    : config_file_(std::move(config_file)), env_file_(std::move(env_file)), models_dir_(std::move(models_dir)) {
+  files_ = snapshot_files();
+  models_ = snapshot_models();
+}
+
+void Watcher::start(std::function<void(Change)> on_change) {
+  on_change_ = std::move(on_change);
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -41,8 +58,8 @@ void Watcher::stop() {
 
 Watcher::Snapshot Watcher::snapshot_files() const {
   Snapshot s;
-  if (!config_file_.empty()) add(s, config_file_);
-  if (!env_file_.empty()) add(s, env_file_);
+  if (!config_file_.empty()) add(s, config_file_, true);
+  if (!env_file_.empty()) add(s, env_file_, true);
   return s;
 }
 
@@ -50,20 +67,20 @@ Watcher::Snapshot Watcher::snapshot_models() const {
   Snapshot s;
   std::error_code ec;
   if (models_dir_.empty() || !fs::is_directory(models_dir_, ec)) return s;
-  add(s, models_dir_);
+  add(s, models_dir_, false);
   // Two levels: model folders and the files in them (symlinks followed).
   for (const auto& dir : fs::directory_iterator(models_dir_, fs::directory_options::skip_permission_denied, ec)) {
-    add(s, dir.path());
+    add(s, dir.path(), false);
     if (!dir.is_directory(ec)) continue;
     for (const auto& f : fs::directory_iterator(dir.path(), fs::directory_options::skip_permission_denied, ec))
-      add(s, f.path());
+      add(s, f.path(), false);
   }
   return s;
 }
 
 void Watcher::loop() {
-  auto files = snapshot_files();
-  auto models = snapshot_models();
+  auto& files = files_;
+  auto& models = models_;
   bool files_pending = false, models_pending = false;
   while (!stop_) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));

@@ -5,6 +5,11 @@
 // systems, and 500 ms is well below how fast a person edits a file.
 // A change is reported once the files have been quiet for one poll, so a
 // model copied in over several seconds is loaded once, complete.
+//
+// The constructor records what the files look like now, and start() begins
+// polling against that: construct it before reading what it watches, so
+// that an edit made meanwhile (while models load, say) is not taken as the
+// starting state and lost.
 
 #include <atomic>
 #include <functional>
@@ -20,17 +25,28 @@ class Watcher {
     bool config = false;
     bool models = false;
   };
-  Watcher(std::string config_file, std::string env_file, std::string models_dir, std::function<void(Change)> on_change);
+  // One file as last seen (see reload.cpp for why each part is there).
+  struct State {
+    long long mtime_ns = 0, size = 0;
+    unsigned long long inode = 0;
+    std::size_t content = 0;  // hash; config and .env files only
+    bool operator==(const State&) const = default;
+  };
+  using Snapshot = std::map<std::string, State>;
+
+  Watcher(std::string config_file, std::string env_file, std::string models_dir);
   ~Watcher();
+  // Polls on a thread of its own until stop(); on_change runs there.
+  void start(std::function<void(Change)> on_change);
   void stop();
 
  private:
-  using Snapshot = std::map<std::string, std::pair<long long, long long>>;  // path -> (mtime ns, size)
   Snapshot snapshot_files() const;
   Snapshot snapshot_models() const;
   void loop();
 
   std::string config_file_, env_file_, models_dir_;
+  Snapshot files_, models_;  // as last seen
   std::function<void(Change)> on_change_;
   std::atomic<bool> stop_{false};
   std::thread thread_;

@@ -168,9 +168,12 @@ void Server::shutdown() {
         boost::system::error_code ec;
         wp->acceptor.close(ec);
         // Idle keep-alive connections are closed now; busy ones close after
-        // their current response (session.cpp checks `draining`).
+        // their current response (session.cpp checks `draining`). A
+        // connection whose next request has already arrived is not idle: the
+        // client sent it before we stopped, so it is answered (with
+        // Connection: close) rather than cut.
         for (auto* c : wp->connections)
-          if (c->idle) c->stream->socket().close(ec);
+          if (c->idle && c->stream->socket().available(ec) == 0) c->stream->socket().close(ec);
       });
     }
     // Hard deadline: whatever is still running after the grace period is cut.

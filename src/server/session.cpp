@@ -259,7 +259,9 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
   const auto executor = co_await asio::this_coro::executor;
 
   for (;;) {
-    if (shared.draining) break;
+    // Draining: no new requests, except one whose bytes had already arrived
+    // on a connection accepted just before the drain began.
+    if (shared.draining && buffer.size() == 0 && stream.socket().available(ec) == 0) break;
     // Idle: wait for the first byte of the next request (unless pipelined
     // bytes are already buffered).
     if (buffer.size() == 0) {

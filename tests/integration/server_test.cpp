@@ -212,8 +212,12 @@ TEST(Server, SlowClientsAreTimedOut) {
 TEST(Server, GracefulShutdownFinishesInFlightRequests) {
   auto srv = OspreyProcess::start(base_args());
   // A request whose body is still arriving is in flight: it must be answered.
+  // The 100 Continue proves the server has its header (under load, a fixed
+  // sleep does not: the header could still be unread when the signal lands).
   RawConnection inflight("127.0.0.1", srv->port());
-  inflight.send("POST /v2/health/live HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n{}");
+  inflight.send("POST /v2/health/live HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+  ASSERT_TRUE(inflight.read_until("HTTP/1.1 100 Continue\r\n\r\n", 10s));
+  inflight.send("{}");
   // An idle keep-alive connection is closed at once.
   RawConnection idle("127.0.0.1", srv->port());
   idle.send("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -224,7 +228,7 @@ TEST(Server, GracefulShutdownFinishesInFlightRequests) {
   std::this_thread::sleep_for(200ms);
   EXPECT_FALSE(srv->wait_exit(0ms).has_value()) << "exited with a request in flight";
   inflight.send("{}");
-  auto res = inflight.read_responses(1, 5s);
+  auto res = inflight.read_responses(1, 10s);
   ASSERT_EQ(res.size(), 1u);
   EXPECT_EQ(res[0].status, 405);  // answered (POST on a GET route), not dropped
   EXPECT_EQ(res[0].header("connection"), "close");

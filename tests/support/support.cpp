@@ -260,6 +260,21 @@ std::vector<HttpResponse> RawConnection::read_responses(std::size_t n, std::chro
   return out;
 }
 
+bool RawConnection::read_until(const std::string& text, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  try {
+    for (;;) {
+      if (auto at = buffer_.find(text); at != std::string::npos) {
+        buffer_.erase(0, at + text.size());
+        return true;
+      }
+      if (!read_more(fd_, buffer_, deadline)) return false;
+    }
+  } catch (const std::runtime_error&) {
+    return false;
+  }
+}
+
 bool RawConnection::wait_closed(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   try {

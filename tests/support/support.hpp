@@ -69,6 +69,9 @@ class RawConnection {
   // Reads until `n` complete HTTP responses arrived (Content-Length or
   // chunked framing) or the peer closed; returns what was read.
   std::vector<HttpResponse> read_responses(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // Reads until `text` arrived and drops everything up to and including it
+  // (a 100 Continue, which read_responses skips); false on EOF or timeout.
+  bool read_until(const std::string& text, std::chrono::milliseconds timeout);
   // Reads until EOF or timeout; true if the peer closed the connection.
   bool wait_closed(std::chrono::milliseconds timeout);
   void close();
