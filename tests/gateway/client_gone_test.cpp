@@ -45,18 +45,26 @@ TEST(ClientGone, UpstreamCallIsCancelledWhenTheClientHangsUp) {
   const std::string cancelled = R"(osprey_upstream_errors_total{kind="cancelled"})";
 
   int n = 0;
-  // Before the watcher exists (hung up at once), and while it runs.
-  for (int hang_up_after_ms : {0, 500}) {
+  // Before the watcher exists (hung up at once), while it runs, and a close
+  // that came with the request itself (-1: the server read the request with
+  // the close already behind it, so no later event announces the close).
+  for (int hang_up_after_ms : {0, 500, -1}) {
     test::RawConnection c("127.0.0.1", srv->port());
-    c.send(request);
+    auto t0 = std::chrono::steady_clock::now();
+    if (hang_up_after_ms < 0)
+      c.send_and_close(request);
+    else
+      c.send(request);
     // The upstream got the request: the call is in flight.
     for (int i = 0; i < 500 && static_cast<int>(up.requests().size()) <= n; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     ASSERT_EQ(static_cast<int>(up.requests().size()), n + 1);
     ++n;
-    std::this_thread::sleep_for(std::chrono::milliseconds(hang_up_after_ms));
-    auto t0 = std::chrono::steady_clock::now();
-    c.close();
+    if (hang_up_after_ms >= 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(hang_up_after_ms));
+      t0 = std::chrono::steady_clock::now();
+      c.close();
+    }
     double seen = 0;
     while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3)) {
       seen = metric(metrics.get("/metrics").body, cancelled);

@@ -235,6 +235,20 @@ HttpResponse HttpClient::request(const std::string& method, const std::string& t
 RawConnection::RawConnection(const std::string& host, int port) : fd_(connect_to(host, port)) {}
 RawConnection::~RawConnection() { close(); }
 void RawConnection::send(const std::string& bytes) { send_all(fd_, bytes); }
+void RawConnection::send_and_close(const std::string& bytes) {
+  // MSG_MORE holds the bytes back until the close, which sends them with its FIN.
+  std::size_t off = 0;
+  while (off < bytes.size()) {
+    auto n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL | MSG_MORE);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error(std::string("send failed: ") + std::strerror(errno));
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  close();
+}
+
 void RawConnection::close() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;

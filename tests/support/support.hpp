@@ -66,6 +66,9 @@ class RawConnection {
   RawConnection(const std::string& host, int port);
   ~RawConnection();
   void send(const std::string& bytes);
+  // Sends `bytes` and closes, so that the close travels with the last of
+  // them (one segment: the server reads the bytes with the close behind).
+  void send_and_close(const std::string& bytes);
   // Reads until `n` complete HTTP responses arrived (Content-Length or
   // chunked framing) or the peer closed; returns what was read.
   std::vector<HttpResponse> read_responses(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10));
