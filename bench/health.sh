@@ -2,8 +2,8 @@
 # HTTP ceiling benchmark: GET /v2/health/ready on Osprey against GET /health
 # on the nginx peer of ../shared/bench, each server pinned to CPU 0 with one
 # worker/thread, wrk pinned to CPU 1 (1 thread), 10 s per run, 3 runs, at 1
-# and 64 connections. Prints req/s, p50, p99 (medians of the runs) and the
-# Osprey/nginx ratio, and each server's CPU time per request (user+system,
+# and 64 connections, the two servers' runs alternating. Prints req/s, p50,
+# p99 (medians of the runs) and the Osprey/nginx ratio, and each server's CPU time per request (user+system,
 # from /proc/PID/stat): near 200k req/s a lean server no longer saturates its
 # core and wrk's own core is the limit, so req/s alone ties; CPU per request
 # still tells which server is cheaper.
@@ -31,29 +31,44 @@ for _ in $(seq 100); do curl -sf http://127.0.0.1:18480/v2/health/ready >/dev/nu
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-measure() { # url conns pid -> "rps p50 p99 errors cpu_us_per_request" (medians over runs)
-  local url=$1 c=$2 pid=$3 out=() cpu=() t0 t1 line
-  taskset -c 1 wrk -t1 -c"$c" -d2s "$url" >/dev/null 2>&1 || true   # warm-up
+# One run: url conns pid -> "BENCH_JSON-line cpu_us_per_request".
+run_once() {
+  local url=$1 c=$2 pid=$3 t0 t1 line
+  t0=$(cpu_ticks "$pid")
+  line="$(WRK_LUA_DIR=$work/bench/load taskset -c 1 timeout $((duration + 30)) wrk -t1 -c"$c" -d"${duration}s" \
+    --latency -s "$work/bench/load/get.lua" "$url" | sed -n 's/^BENCH_JSON //p')"
+  t1=$(cpu_ticks "$pid")
+  echo "$line $(python3 -c "import json,sys; r=json.loads(sys.argv[1]); print('%.2f' % (($t1-$t0)/$(getconf CLK_TCK)*1e6/max(r['requests'],1)))" "$line")"
+}
+
+# This VM's speed drifts by 10-25% over tens of seconds (host load): the two
+# servers' runs alternate, so that a slow spell hits both rather than one.
+# Prints "rps p50 p99 errors cpu_us" (medians over the runs) per server.
+measure_pair() { # conns -> two lines: nginx, osprey
+  local c=$1 ngx=() osp=() ngx_cpu=() osp_cpu=() out
+  taskset -c 1 wrk -t1 -c"$c" -d2s "$nginx_url" >/dev/null 2>&1 || true   # warm-up
+  taskset -c 1 wrk -t1 -c"$c" -d2s "$osprey_url" >/dev/null 2>&1 || true
   for _ in $(seq "$runs"); do
-    t0=$(cpu_ticks "$pid")
-    line="$(WRK_LUA_DIR=$work/bench/load taskset -c 1 timeout $((duration + 30)) wrk -t1 -c"$c" -d"${duration}s" \
-      --latency -s "$work/bench/load/get.lua" "$url" | sed -n 's/^BENCH_JSON //p')"
-    t1=$(cpu_ticks "$pid")
-    out+=("$line")
-    cpu+=("$(python3 -c "import json,sys; r=json.loads(sys.argv[1]); print('%.2f' % (($t1-$t0)/$(getconf CLK_TCK)*1e6/max(r['requests'],1)))" "$line")")
+    out=$(run_once "$nginx_url" "$c" "$nginx_pid"); ngx+=("${out% *}"); ngx_cpu+=("${out##* }")
+    out=$(run_once "$osprey_url" "$c" "$opid"); osp+=("${out% *}"); osp_cpu+=("${out##* }")
   done
-  echo "$(printf '%s\n' "${out[@]}" | python3 "$root/bench/lib/wrkstats.py") $(printf '%s\n' "${cpu[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")"
+  median() { printf '%s\n' "$@" | sort -n | sed -n "$(( (runs + 1) / 2 ))p"; }
+  echo "$(printf '%s\n' "${ngx[@]}" | python3 "$root/bench/lib/wrkstats.py") $(median "${ngx_cpu[@]}")"
+  echo "$(printf '%s\n' "${osp[@]}" | python3 "$root/bench/lib/wrkstats.py") $(median "${osp_cpu[@]}")"
 }
 
 # The nginx worker (peer.sh starts a master with one worker): it serves the requests.
 nginx_pid=$(pgrep -f "nginx: worker process" -P "$(cat "$work/bench/run/nginx-health/nginx.pid")" | head -1)
 
+nginx_url=http://127.0.0.1:18080/health
+osprey_url=http://127.0.0.1:18480/v2/health/ready
 printf '%-7s %-6s %12s %9s %9s %7s %12s\n' server conns req/s p50_ms p99_ms errors cpu_us/req
 declare -A rps cpu_of
 for c in 1 64; do
-  read -r r50 p50 p99 e cpu <<<"$(measure http://127.0.0.1:18080/health "$c" "$nginx_pid")"
+  { read -r nline; read -r oline; } <<<"$(measure_pair "$c")"
+  read -r r50 p50 p99 e cpu <<<"$nline"
   printf '%-7s %-6s %12s %9s %9s %7s %12s\n' nginx "$c" "$r50" "$p50" "$p99" "$e" "$cpu"; rps[nginx$c]=$r50; cpu_of[nginx$c]=$cpu
-  read -r r50 p50 p99 e cpu <<<"$(measure http://127.0.0.1:18480/v2/health/ready "$c" "$opid")"
+  read -r r50 p50 p99 e cpu <<<"$oline"
   printf '%-7s %-6s %12s %9s %9s %7s %12s\n' osprey "$c" "$r50" "$p50" "$p99" "$e" "$cpu"; rps[osprey$c]=$r50; cpu_of[osprey$c]=$cpu
 done
 for c in 1 64; do
