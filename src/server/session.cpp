@@ -280,9 +280,16 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
       guard.conn.idle = true;
       deadline.arm(milliseconds(cfg.idle_timeout_ms));
       // See http/thread_load.hpp: with other requests in flight, the next
-      // request has usually arrived once the loop's queued work has run.
-      if (http::others_in_flight(0)) co_await asio::post(executor, asio::use_awaitable);
-      auto n = co_await reader.async_read_some(buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
+      // request has usually arrived once the loop's queued work has run, so
+      // it is read at once (the edge reader would wait for epoll to say so).
+      std::size_t n = 0;
+      ec = asio::error::would_block;
+      if (http::others_in_flight(0)) {
+        co_await asio::post(executor, asio::use_awaitable);
+        n = stream.socket().read_some(buffer.prepare(4096), ec);  // non-blocking
+      }
+      if (ec == asio::error::would_block || ec == asio::error::try_again)
+        n = co_await reader.async_read_some(buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
       deadline.disarm();
       if (ec) break;  // closed, idle timeout, or shutdown: nothing to answer
       buffer.commit(n);
