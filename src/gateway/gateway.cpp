@@ -28,6 +28,7 @@
 #include "gateway/sse.hpp"
 #include "gateway/upstream_error.hpp"
 #include "gateway/upstream_parser.hpp"
+#include "http/nonblocking.hpp"
 #include "http/thread_load.hpp"
 #include "metrics/registry.hpp"
 
@@ -277,8 +278,7 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
       // Plain TCP: the request nearly always fits the socket's send buffer,
       // so send it now rather than through an async write, whose completion
       // is posted and resumes this coroutine through the scheduler.
-      sent = c.tcp().socket().write_some(parts, ec);
-      if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+      sent = http::send_now(c.tcp().socket(), parts, ec);
     }
     const std::size_t total = out.size() + (copy_body ? 0 : body_bytes);
     if (!ec && sent < total) {

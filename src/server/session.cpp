@@ -19,6 +19,7 @@
 
 #include "common/error.hpp"
 #include "http/edge_read.hpp"
+#include "http/nonblocking.hpp"
 #include "http/response.hpp"
 #include "http/thread_load.hpp"
 #include "http/wire.hpp"
@@ -166,7 +167,7 @@ asio::awaitable<void> watch_for_close(beast::tcp_stream& stream, beast::flat_buf
     co_await stream.socket().async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
     n = stream.socket().read_some(buffer.prepare(16), ec);  // non-blocking (see run_session)
-    if (ec != asio::error::would_block && ec != asio::error::try_again) break;
+    if (!http::would_block(ec)) break;
     if (*done) break;  // the handler finished meanwhile (and waits for notify)
   }
   if (!ec) buffer.commit(n);
@@ -288,7 +289,7 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
         co_await asio::post(executor, asio::use_awaitable);
         n = stream.socket().read_some(buffer.prepare(4096), ec);  // non-blocking
       }
-      if (ec == asio::error::would_block || ec == asio::error::try_again)
+      if (http::would_block(ec))
         n = co_await reader.async_read_some(buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
       deadline.disarm();
       if (ec) break;  // closed, idle timeout, or shutdown: nothing to answer
@@ -434,11 +435,7 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
       // it now. An async write would post its completion and resume this
       // coroutine through the scheduler, which costs more than the send
       // (and, on an otherwise idle connection, an extra epoll_wait).
-      std::size_t sent = stream.socket().write_some(asio::buffer(head), ec);
-      if (ec == asio::error::would_block || ec == asio::error::try_again) {
-        ec = {};
-        sent = 0;
-      }
+      std::size_t sent = http::send_now(stream.socket(), asio::buffer(head), ec);
       if (!ec && sent < head.size()) {
         deadline.arm(milliseconds(cfg.body_timeout_ms));
         co_await asio::async_write(stream.socket(), asio::buffer(head.data() + sent, head.size() - sent),
