@@ -25,7 +25,17 @@ Db::Db(const std::string& path, bool read_only) : path_(path) {
   sqlite3_busy_timeout(db_, 5000);
 }
 
-Db::~Db() { sqlite3_close_v2(db_); }
+Db::~Db() {
+  cached_.clear();  // finalized before the connection closes
+  sqlite3_close_v2(db_);
+}
+
+Stmt& Db::cached(const std::string& sql) {
+  auto it = cached_.find(sql);
+  if (it == cached_.end()) it = cached_.emplace(sql, std::make_unique<Stmt>(*this, sql)).first;
+  it->second->reset();
+  return *it->second;
+}
 
 void Db::exec(const std::string& sql) {
   char* err = nullptr;
