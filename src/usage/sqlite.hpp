@@ -94,13 +94,16 @@ class Stmt {
 };
 
 // Runs `fn` inside BEGIN IMMEDIATE ... COMMIT, rolling back if it throws.
-// BEGIN and COMMIT are cached statements: the ledger commits a batch every
-// few milliseconds, and compiling them each time showed in its profile.
+// A COMMIT that fails (the database busy past the timeout, a deferred
+// constraint) rolls back too, so the next transaction starts clean. BEGIN and
+// COMMIT are cached statements: the ledger commits a batch every few
+// milliseconds, and compiling them each time showed in its profile.
 template <class Fn>
 void transaction(Db& db, Fn&& fn) {
   db.cached("BEGIN IMMEDIATE").step();
   try {
     fn();
+    db.cached("COMMIT").step();
   } catch (...) {
     try {
       db.exec("ROLLBACK");
@@ -108,7 +111,6 @@ void transaction(Db& db, Fn&& fn) {
     }
     throw;
   }
-  db.cached("COMMIT").step();
 }
 
 }  // namespace osprey::usage::sql

@@ -152,3 +152,45 @@ TEST(Ledger, FailedCommitReachesEveryWaiter) {
   }
   EXPECT_THROW(record_blocking(l, rec("lost", "k", "m", kT0, 0, 0, 0)), std::runtime_error);
 }
+
+// The ledger's statements are compiled once and kept (sql::Db::cached).
+TEST(Sqlite, CachedStatementsAreReusedAndComeBackReset) {
+  auto dir = temp_dir();
+  sql::Db db(dir + "/t.db");
+  db.exec("CREATE TABLE t (v TEXT NOT NULL)");
+  const std::string ins = "INSERT INTO t (v) VALUES (?1)";
+  auto& a = db.cached(ins);
+  a.bind(1, std::string_view("kept"));
+  a.step();
+  // Bound but never stepped, as when a use throws midway: the next caller
+  // gets it without that binding (NULL would violate NOT NULL).
+  db.cached(ins).bind(1, std::string_view("dropped"));
+  auto& b = db.cached(ins);
+  EXPECT_EQ(&a, &b);
+  EXPECT_THROW(b.step(), std::runtime_error);
+  auto& c = db.cached(ins);
+  c.bind(1, std::string_view("second"));
+  c.step();
+  sql::Stmt n(db, "SELECT group_concat(v, ',') FROM t");
+  ASSERT_TRUE(n.step());
+  EXPECT_EQ(n.text(0), "kept,second");
+}
+
+// A COMMIT that fails rolls back, so the next transaction can begin (it
+// would otherwise fail: "cannot start a transaction within a transaction").
+TEST(Sqlite, FailedCommitRollsBack) {
+  auto dir = temp_dir();
+  sql::Db db(dir + "/t.db");
+  db.exec("PRAGMA foreign_keys=ON");
+  db.exec("CREATE TABLE p (id INTEGER PRIMARY KEY)");
+  db.exec("CREATE TABLE c (pid INTEGER REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED)");
+  // A deferred foreign key is checked at COMMIT, which then fails.
+  EXPECT_THROW(sql::transaction(db, [&] { db.exec("INSERT INTO c VALUES (42)"); }), std::runtime_error);
+  sql::transaction(db, [&] {
+    db.exec("INSERT INTO p VALUES (42)");
+    db.exec("INSERT INTO c VALUES (42)");
+  });
+  sql::Stmt n(db, "SELECT COUNT(*) FROM c");
+  ASSERT_TRUE(n.step());
+  EXPECT_EQ(n.int64(0), 1);
+}
