@@ -14,6 +14,11 @@
 // call) usually means the answer has arrived when the read is tried. With
 // nothing else in flight (one client at a time) the post would only add
 // latency, so it is skipped.
+//
+// The session's wait for a client's next request goes one step further:
+// its reads skip Asio's try altogether (http/edge_read.hpp), so after the
+// post it reads the socket itself, without blocking, and waits for epoll
+// only if that finds nothing.
 
 #include <cstddef>
 

@@ -181,6 +181,9 @@ class Ledger {
   // Group append: the records waiting for one I/O context's next write.
   // Waiter is what use_awaitable's async_initiate hands over for a
   // void(std::exception_ptr) completion; storing it as is costs no allocation.
+  // It is an asio::detail type: ledger.cpp static_asserts that it is what
+  // async_initiate hands over, so a Boost upgrade that changes it fails to
+  // compile rather than misbehave.
   using Waiter = boost::asio::detail::awaitable_handler<boost::asio::any_io_executor, std::exception_ptr>;
   struct Turn {
     const void* context = nullptr;  // the io_context whose handlers fill it
