@@ -16,10 +16,14 @@ using osprey::BlockCache;
 
 TEST(BlockCache, ClassesHoldWhatTheyAreAskedFor) {
   for (std::size_t n = 1; n <= BlockCache::kMax; ++n) {
-    ASSERT_GE(BlockCache::rounded(n), n) << n;
-    ASSERT_LT(BlockCache::rounded(n) - n, n <= BlockCache::kSmallMax ? BlockCache::kSmallStep : BlockCache::kLargeStep)
-        << n;
-    ASSERT_EQ(BlockCache::class_of(BlockCache::rounded(n)), BlockCache::class_of(n)) << n;
+    std::size_t r = BlockCache::rounded(n);
+    ASSERT_GE(r, n) << n;
+    if (n > 24) ASSERT_LT(r - n, n <= BlockCache::kSmallMax ? BlockCache::kSmallStep : BlockCache::kLargeStep) << n;
+    // A size glibc's chunks hold exactly (16 k + 8): no padding beyond the class.
+    ASSERT_EQ(r % 16, 8u) << n;
+    ASSERT_EQ(BlockCache::class_of(r), BlockCache::class_of(n)) << n;
+    // A block of exactly that size is filed back under the same class.
+    ASSERT_EQ(BlockCache::class_holding(r), BlockCache::class_of(n)) << n;
   }
   EXPECT_FALSE(BlockCache::cached_size(0));
   EXPECT_FALSE(BlockCache::cached_size(BlockCache::kMax + 1));
