@@ -266,17 +266,19 @@ Awaitable<Response> stream_chat(Context& ctx, gateway::Gateway& gw, json req) {
     if (!ctx.stream->started()) throw;  // nothing sent yet: the router renders the error with its status
     result.error = e;  // failed after the response began: the status cannot change any more
   }
-  finish_usage();
-  if (client_gone) co_return Response{http::Status::ok, 11};
-  try {
-    if (result.error) {
-      co_await ctx.stream->write(sse_error_event(*result.error));
-    } else {
-      co_await ctx.stream->write("data: [DONE]\n\n");
+  if (!client_gone) {
+    // What the last upstream read brought (gateway.hpp: no on_flush after
+    // it), then [DONE] or the error, and the end of the response: one write.
+    std::string last;
+    last.swap(pending);
+    last.append(result.error ? sse_error_event(*result.error) : std::string("data: [DONE]\n\n"));
+    try {
+      co_await ctx.stream->end(last);
+      st.content_chars += pending_chars;
+    } catch (const boost::system::system_error&) {
     }
-    co_await ctx.stream->end();
-  } catch (const boost::system::system_error&) {
   }
+  finish_usage();
   co_return Response{http::Status::ok, 11};  // ignored: the stream already answered
 }
 

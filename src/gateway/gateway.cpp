@@ -255,6 +255,24 @@ http::Awaitable<std::shared_ptr<Connection>> Gateway::connect(Exchange& x) {
   co_return c;
 }
 
+namespace {
+
+// Whether more of the upstream's answer is already here, so that reading it
+// does not wait: in the connection's buffer, decrypted inside TLS, or in the
+// socket. (Bytes Asio's TLS layer holds still encrypted are not seen: the
+// answer is then "no", which costs a write, never a wait.)
+template <class S>
+bool more_arrived(S& s, Connection& c) {
+  if (c.buffer.size() > 0) return true;
+  boost::system::error_code ec;
+  if constexpr (std::is_same_v<S, beast::ssl_stream<beast::tcp_stream>>) {
+    if (SSL_pending(s.native_handle()) > 0) return true;
+  }
+  return beast::get_lowest_layer(s).socket().available(ec) > 0 && !ec;
+}
+
+}  // namespace
+
 template <class S>
 http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const StreamCallbacks* cb) {
   beast::error_code ec;
@@ -335,7 +353,23 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
   constexpr std::size_t kRelayIdle = 1024, kRelayBurst = 16 * 1024;
   std::vector<char> relay_buf(relay ? kRelayIdle : 0);
   constexpr std::size_t kJsonStep = 4096, kJsonMaxStep = 64 * 1024;
+  // Held events go out before any wait on the socket: only the end of the
+  // body, when it has already arrived (a chunked body's last chunk), is
+  // read before them.
+  bool held = false;
+  auto flush = [&]() -> http::Awaitable<bool> {
+    held = false;
+    try {
+      co_await cb->on_flush();
+    } catch (...) {
+      x.callback_error = std::current_exception();
+      c.close();
+      co_return false;
+    }
+    co_return true;
+  };
   while (!p.is_done()) {
+    if (held && !more_arrived(s, c) && !co_await flush()) co_return;
     std::size_t had = x.body_out.size();
     std::size_t room = relay_buf.size();
     if (relay) {
@@ -391,14 +425,11 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
         co_return;
       }
     }
+    // The events that came with [DONE] or the body's end are held for the
+    // caller, which writes them with the end of its response (gateway.hpp).
     if (!events.empty() && cb->on_flush) {
-      try {
-        co_await cb->on_flush();
-      } catch (...) {
-        x.callback_error = std::current_exception();
-        c.close();
-        co_return;
-      }
+      held = x.done || p.is_done();
+      if (!held && !co_await flush()) co_return;
     }
     events.clear();
     if (burst && relay_buf.size() < kRelayBurst) {

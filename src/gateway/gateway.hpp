@@ -70,7 +70,11 @@ struct UpstreamReply {
 // on_flush (optional) runs after the events completed by one upstream read
 // were all given to on_event: a caller that buffers in on_event writes
 // there, so events that arrived together leave in one write, and none waits
-// for the next read.
+// for the next read. Not after the read that brought [DONE] or completed
+// the upstream's body, unless the rest of the body must still be waited
+// for: stream() then returns without another wait, and the caller writes
+// what it holds together with the end of its response (one write, not
+// three).
 struct StreamCallbacks {
   std::function<http::Awaitable<void>()> on_open;
   std::function<http::Awaitable<void>(std::string_view data)> on_event;

@@ -33,15 +33,17 @@ using HeaderList = boost::container::small_vector<std::pair<std::string, std::st
 
 // A response sent piece by piece (Server-Sent Events). The handler calls
 // begin() once with the status and headers, then write() per chunk, then
-// end(). Each call completes when the bytes are handed to the kernel, so a
-// chunk reaches the client as soon as it is written. write() throws
-// boost::system::system_error when the client has gone away.
+// end(), which may carry the last chunk: it then leaves in the same write as
+// the end of the response. Each call completes when the bytes are handed to
+// the kernel, so a chunk reaches the client as soon as it is written.
+// write() and end() throw boost::system::system_error when the client has
+// gone away.
 class StreamSink {
  public:
   virtual ~StreamSink() = default;
   virtual Awaitable<void> begin(Response head) = 0;
   virtual Awaitable<void> write(std::string_view chunk) = 0;
-  virtual Awaitable<void> end() = 0;
+  virtual Awaitable<void> end(std::string_view last_chunk) = 0;
   virtual bool started() const = 0;
 };
 

@@ -1,18 +1,52 @@
 #include "server/stream_sink.hpp"
 
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 
+#include <charconv>
 #include <stdexcept>
+
+#include "http/nonblocking.hpp"
+#include "http/wire.hpp"
 
 namespace osprey::server {
 
 namespace asio = boost::asio;
-namespace bhttp = boost::beast::http;
+namespace beast = boost::beast;
 
 // A stalled reader must not hold a stream (and its upstream) forever.
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
+
+// A chunk is small and a live client reads: the socket nearly always takes
+// it at once. So it is sent now (the session's socket is non-blocking), and
+// only what the socket did not take goes through an async write under the
+// write timeout: an async write for every chunk cost a timer, a posted
+// completion and a trip through the scheduler.
+http::Awaitable<void> StreamSinkImpl::send(const Parts& parts) {
+  boost::system::error_code ec;
+  const std::size_t total = asio::buffer_size(parts);
+  const std::size_t sent = http::send_now(stream_.socket(), parts, ec);
+  if (!ec && sent < total) {
+    beast::buffers_suffix<Parts> rest(parts);
+    rest.consume(sent);
+    stream_.expires_after(kWriteTimeout);
+    co_await asio::async_write(stream_, rest, asio::redirect_error(asio::use_awaitable, ec));
+    stream_.expires_never();
+  }
+  if (ec) {
+    healthy_ = false;
+    throw boost::system::system_error(ec);
+  }
+}
+
+void StreamSinkImpl::frame(std::size_t n) {
+  char hex[20];
+  auto [end, ec] = std::to_chars(hex, hex + sizeof hex, n, 16);
+  frame_.assign(hex, end);
+  frame_.append("\r\n");
+}
 
 http::Awaitable<void> StreamSinkImpl::begin(http::Response head) {
   if (started_) throw std::logic_error("StreamSink::begin called twice");
@@ -24,42 +58,33 @@ http::Awaitable<void> StreamSinkImpl::begin(http::Response head) {
     for (const auto& [k, v] : *extra_headers)
       if (head.find(k) == head.end()) head.set(k, v);
   head.keep_alive(head.keep_alive() && !draining_.load());
-  bhttp::response_serializer<bhttp::string_body> sr{head};
-  stream_.expires_after(kWriteTimeout);
-  try {
-    co_await bhttp::async_write_header(stream_, sr, asio::use_awaitable);
-  } catch (...) {
-    healthy_ = false;
-    throw;
-  }
-  stream_.expires_never();
+  http::write_head(head, head_);
+  const Parts parts{asio::buffer(head_)};
+  co_await send(parts);
+  head_.clear();
+  head_.shrink_to_fit();  // an open stream keeps its sink for minutes
 }
 
 http::Awaitable<void> StreamSinkImpl::write(std::string_view chunk) {
   if (!started_ || finished_) throw std::logic_error("StreamSink::write outside begin/end");
   if (chunk.empty()) co_return;  // an empty chunk would end the response
-  stream_.expires_after(kWriteTimeout);
-  try {
-    co_await asio::async_write(stream_, bhttp::make_chunk(asio::const_buffer(chunk.data(), chunk.size())),
-                               asio::use_awaitable);
-  } catch (...) {
-    healthy_ = false;
-    throw;
-  }
-  stream_.expires_never();
+  frame(chunk.size());
+  const Parts parts{asio::buffer(frame_), asio::buffer(chunk.data(), chunk.size()), asio::buffer("\r\n", 2)};
+  co_await send(parts);
 }
 
-http::Awaitable<void> StreamSinkImpl::end() {
+http::Awaitable<void> StreamSinkImpl::end(std::string_view last_chunk) {
   if (!started_ || finished_) co_return;
   finished_ = true;
-  stream_.expires_after(kWriteTimeout);
-  try {
-    co_await asio::async_write(stream_, bhttp::make_chunk_last(), asio::use_awaitable);
-  } catch (...) {
-    healthy_ = false;
-    throw;
+  static constexpr std::string_view kLast = "0\r\n\r\n";
+  static constexpr std::string_view kCrlfLast = "\r\n0\r\n\r\n";
+  Parts parts{asio::buffer(kLast.data(), kLast.size())};
+  if (!last_chunk.empty()) {
+    frame(last_chunk.size());
+    parts = {asio::buffer(frame_), asio::buffer(last_chunk.data(), last_chunk.size()),
+             asio::buffer(kCrlfLast.data(), kCrlfLast.size())};
   }
-  stream_.expires_never();
+  co_await send(parts);
 }
 
 }  // namespace osprey::server

@@ -6,6 +6,7 @@
 
 #include <utility>
 
+#include <array>
 #include <atomic>
 #include <string>
 #include <vector>
@@ -23,7 +24,7 @@ class StreamSinkImpl final : public http::StreamSink {
 
   http::Awaitable<void> begin(http::Response head) override;
   http::Awaitable<void> write(std::string_view chunk) override;
-  http::Awaitable<void> end() override;
+  http::Awaitable<void> end(std::string_view last_chunk) override;
   bool started() const override { return started_; }
 
   bool finished() const { return finished_; }
@@ -33,12 +34,22 @@ class StreamSinkImpl final : public http::StreamSink {
   bool healthy() const { return healthy_; }
 
  private:
+  using Parts = std::array<boost::asio::const_buffer, 3>;
+  // Sends `parts` (unused ones empty); throws system_error if that fails.
+  // (By reference: g++ 12 cannot keep a temporary std::array in a
+  // coroutine frame, so callers pass a local, which outlives the call.)
+  http::Awaitable<void> send(const Parts& parts);
+  // "<size in hex>\r\n" in frame_, for a chunk of n bytes.
+  void frame(std::size_t n);
+
   boost::beast::tcp_stream& stream_;
   unsigned version_;
   const std::atomic<bool>& draining_;
   bool started_ = false;
   bool finished_ = false;
   bool healthy_ = true;
+  std::string head_;     // the response head, formatted
+  std::string frame_;    // a chunk's size line
 };
 
 }  // namespace osprey::server

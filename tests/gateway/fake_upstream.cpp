@@ -289,9 +289,9 @@ http::Awaitable<void> FakeSink::write(std::string_view c) {
   co_return;
 }
 
-http::Awaitable<void> FakeSink::end() {
+http::Awaitable<void> FakeSink::end(std::string_view last_chunk) {
+  if (!last_chunk.empty()) co_await write(last_chunk);
   ended = true;
-  co_return;
 }
 
 std::string FakeSink::all() const {

@@ -96,13 +96,13 @@ class FakeSink : public http::StreamSink {
  public:
   http::Awaitable<void> begin(http::Response head) override;
   http::Awaitable<void> write(std::string_view chunk) override;
-  http::Awaitable<void> end() override;
+  http::Awaitable<void> end(std::string_view last_chunk) override;
   bool started() const override { return started_; }
 
   int fail_after_writes = -1;                 // throw broken_pipe on this write (0-based)
   std::function<void(std::string_view)> on_write;  // called for each chunk
   http::Response head;
-  std::vector<std::string> chunks;
+  std::vector<std::string> chunks;  // end()'s last chunk too
   bool ended = false;
   std::string all() const;
 

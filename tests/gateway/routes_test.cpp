@@ -129,6 +129,30 @@ TEST_F(GatewayTest, StreamIsRelayedChunkByChunk) {
   EXPECT_EQ(r.usage.model, "gpt-test");
 }
 
+// The events of the upstream's last read leave together with [DONE] and the
+// end of the response: one write, not three (gateway.hpp: no on_flush after
+// the read that brought [DONE], when the body's end has arrived too).
+TEST_F(GatewayTest, StreamEndLeavesInOneWrite) {
+  auto gate = std::make_shared<std::atomic<bool>>(false);
+  up->on([gate](const RecordedRequest&) {
+    Script s;
+    s.push_back({Action::send, FakeUpstream::sse_head() + FakeUpstream::chunk(sse(content_chunk("a")))});
+    s.push_back({Action::gate, {}, 0, gate});  // the rest once the client has "a"
+    s.push_back({Action::send, FakeUpstream::chunk(sse(content_chunk("b")) + sse("[DONE]")) + FakeUpstream::last_chunk()});
+    return s;
+  });
+  gateway::Gateway gw(cfg);
+  FakeSink sink;
+  sink.on_write = [&](std::string_view) { gate->store(true); };
+  auto r = chat(gw, kStreamBody, &sink);
+  EXPECT_FALSE(up->gate_timed_out);
+  ASSERT_EQ(sink.chunks.size(), 2u) << sink.all();
+  EXPECT_EQ(sink.chunks[0], sse(content_chunk("a")));
+  EXPECT_EQ(sink.chunks[1], sse(content_chunk("b")) + "data: [DONE]\n\n");
+  EXPECT_TRUE(sink.ended);
+  EXPECT_EQ(r.usage.completion_tokens, 1);  // no usage chunk: "ab" estimated, 2 chars -> 1 token
+}
+
 TEST_F(GatewayTest, UsageChunkForwardedWhenClientAsked) {
   up->on([](const RecordedRequest&) {
     return Script{{Action::send, FakeUpstream::sse_head() + FakeUpstream::chunk(sse(content_chunk("Hi")) + sse(usage_chunk(4, 1)) + sse("[DONE]")) +
