@@ -1,5 +1,7 @@
 #include "gateway/connection.hpp"
 
+#include <openssl/ssl.h>
+
 namespace osprey::gateway {
 
 Connection::Connection(boost::asio::any_io_executor ex, boost::asio::ssl::context* tls_ctx) : executor(ex) {
@@ -17,6 +19,13 @@ void Connection::close() {
     sock.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
     sock.close(ec);
   }
+}
+
+bool Connection::more_arrived() {
+  if (buffer.size() > 0) return true;
+  if (tls && SSL_pending(tls->native_handle()) > 0) return true;
+  boost::system::error_code ec;
+  return tcp().socket().available(ec) > 0 && !ec;
 }
 
 std::shared_ptr<Connection> ConnectionPool::take(const boost::asio::any_io_executor& ex) {

@@ -38,6 +38,11 @@ struct Connection {
   boost::beast::tcp_stream& tcp() { return tls ? boost::beast::get_lowest_layer(*tls) : *plain; }
   // Closes the socket now; a pending read or write completes with an error.
   void close();
+  // Whether more of the upstream's answer is already here, so that reading
+  // it does not wait: in `buffer`, decrypted inside TLS, or in the socket.
+  // (Bytes Asio's TLS layer still holds encrypted are not seen: the answer
+  // is then "no", which costs the caller a write, never a wait.)
+  bool more_arrived();
 
   boost::asio::any_io_executor executor;
   std::optional<boost::beast::tcp_stream> plain;

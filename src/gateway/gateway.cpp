@@ -255,24 +255,6 @@ http::Awaitable<std::shared_ptr<Connection>> Gateway::connect(Exchange& x) {
   co_return c;
 }
 
-namespace {
-
-// Whether more of the upstream's answer is already here, so that reading it
-// does not wait: in the connection's buffer, decrypted inside TLS, or in the
-// socket. (Bytes Asio's TLS layer holds still encrypted are not seen: the
-// answer is then "no", which costs a write, never a wait.)
-template <class S>
-bool more_arrived(S& s, Connection& c) {
-  if (c.buffer.size() > 0) return true;
-  boost::system::error_code ec;
-  if constexpr (std::is_same_v<S, beast::ssl_stream<beast::tcp_stream>>) {
-    if (SSL_pending(s.native_handle()) > 0) return true;
-  }
-  return beast::get_lowest_layer(s).socket().available(ec) > 0 && !ec;
-}
-
-}  // namespace
-
 template <class S>
 http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const StreamCallbacks* cb) {
   beast::error_code ec;
@@ -369,7 +351,7 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
     co_return true;
   };
   while (!p.is_done()) {
-    if (held && !more_arrived(s, c) && !co_await flush()) co_return;
+    if (held && !c.more_arrived() && !co_await flush()) co_return;
     std::size_t had = x.body_out.size();
     std::size_t room = relay_buf.size();
     if (relay) {
