@@ -52,8 +52,12 @@ Response error_response(const Request& req, const ApiError& err, ErrorStyle styl
 void check_json_body(const Context& ctx) {
   auto ct = ctx.request[Field::content_type];
   if (!ct.empty()) {
-    auto base = str::lower(str::trim(ct.substr(0, ct.find(';'))));
-    if (base != "application/json" && base.find("+json") == std::string::npos)
+    // Compared in place, case-insensitively: this runs on every JSON request.
+    auto base = str::trim(ct.substr(0, ct.find(';')));
+    constexpr std::string_view kSuffix = "+json";
+    bool json = str::iequals(base, "application/json") ||
+                (base.size() > kSuffix.size() && str::iequals(base.substr(base.size() - kSuffix.size()), kSuffix));
+    if (!json)
       throw ApiError(415, "expected Content-Type application/json, got '" + std::string(ct) + "'",
                      "invalid_request_error", "unsupported_media_type");
   }

@@ -54,87 +54,113 @@ std::size_t write_all(int fd, const std::string& s, std::atomic<std::uint64_t>& 
   return s.size();
 }
 
-// JSON string, escaped. Written by hand: this runs for every request, and
-// building an nlohmann object per record cost ~30 allocations. Bytes that
-// are not valid UTF-8 become U+FFFD, so the line always parses back.
-void append_json_string(std::string& out, std::string_view v) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (std::size_t i = 0; i < v.size();) {
-    unsigned char c = static_cast<unsigned char>(v[i]);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-      ++i;
-    } else if (c < 0x20) {
-      out.append("\\u00");
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xf]);
-      ++i;
-    } else if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-      ++i;
-    } else {
-      // Length of a well-formed UTF-8 sequence starting here, or 0.
-      std::size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-      bool ok = len > 0 && i + len <= v.size();
-      for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(v[i + k]) & 0xc0) == 0x80;
-      if (ok) {
-        out.append(v.substr(i, len));
-        i += len;
-      } else {
-        out.append("\xef\xbf\xbd");
+// One journal line, JSON, written by hand: this runs for every request, and
+// building an nlohmann object per record cost ~30 allocations. The line is
+// sized once for its worst case (every string byte escaped as \u00XX) and
+// then written through a pointer: a push_back per byte, with its capacity
+// check, cost more than the rest of the record's path to disk.
+class LineWriter {
+ public:
+  // Appends to `out`; finish() trims it to what was written.
+  LineWriter(std::string& out, std::size_t worst_case) : out_(out), start_(out.size()) {
+    out_.resize(start_ + worst_case);
+    p_ = out_.data() + start_;
+  }
+  void finish() { out_.resize(static_cast<std::size_t>(p_ - out_.data())); }
+
+  // The worst case of a line holding strings of `string_bytes` bytes in all.
+  static std::size_t bound(std::size_t string_bytes) { return 512 + 6 * string_bytes; }
+
+  void raw(std::string_view s) {
+    std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+
+  template <class Number>
+  void number(Number v) {
+    // to_chars: the shortest text that reads back as the same value (what
+    // %.17g guarantees too, at several times the cost); finite values only
+    // (JSON has no NaN).
+    if constexpr (std::is_floating_point_v<Number>)
+      p_ = std::to_chars(p_, p_ + 32, std::isfinite(v) ? static_cast<double>(v) : 0.0).ptr;
+    else
+      p_ = std::to_chars(p_, p_ + 32, v).ptr;
+  }
+
+  // A JSON string, escaped. Bytes that are not valid UTF-8 become U+FFFD, so
+  // the line always parses back.
+  void string(std::string_view v) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    *p_++ = '"';
+    for (std::size_t i = 0; i < v.size();) {
+      unsigned char c = static_cast<unsigned char>(v[i]);
+      if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+        *p_++ = static_cast<char>(c);
         ++i;
+      } else if (c == '"' || c == '\\') {
+        *p_++ = '\\';
+        *p_++ = static_cast<char>(c);
+        ++i;
+      } else if (c < 0x20) {
+        raw("\\u00");
+        *p_++ = kHex[c >> 4];
+        *p_++ = kHex[c & 0xf];
+        ++i;
+      } else {
+        // Length of a well-formed UTF-8 sequence starting here, or 0.
+        std::size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        bool ok = len > 0 && i + len <= v.size();
+        for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(v[i + k]) & 0xc0) == 0x80;
+        if (ok) {
+          raw(v.substr(i, len));
+          i += len;
+        } else {
+          raw("\xef\xbf\xbd");
+          ++i;
+        }
       }
     }
+    *p_++ = '"';
   }
-  out.push_back('"');
-}
 
-template <class Number>
-void append_field(std::string& out, const char* key, Number v) {
-  out.push_back(',');
-  out.push_back('"');
-  out.append(key);
-  out.append("\":");
-  // to_chars: the shortest text that reads back as the same value (what
-  // %.17g guarantees too, at several times the cost per record); finite
-  // values only (JSON has no NaN).
-  char buf[32];
-  std::to_chars_result r;
-  if constexpr (std::is_floating_point_v<Number>)
-    r = std::to_chars(buf, buf + sizeof buf, std::isfinite(v) ? static_cast<double>(v) : 0.0);
-  else
-    r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
+ private:
+  std::string& out_;
+  std::size_t start_;
+  char* p_;
+};
 
-void append_field(std::string& out, const char* key, const std::string& v) {
-  out.push_back(',');
-  out.push_back('"');
-  out.append(key);
-  out.append("\":");
-  append_json_string(out, v);
-}
-
-void to_line(std::string& out, std::uint64_t seq, const Record& r) {
-  out.clear();
-  char buf[24];
-  out.append("{\"s\":");
-  out.append(buf, std::to_chars(buf, buf + sizeof buf, seq).ptr);
-  append_field(out, "ts", r.ts_ms);
-  append_field(out, "rid", r.request_id);
-  append_field(out, "key", r.key_id);
-  append_field(out, "route", r.route);
-  append_field(out, "method", r.method);
-  append_field(out, "model", r.model);
-  append_field(out, "status", r.status);
-  append_field(out, "lat", r.latency_ms);
-  append_field(out, "img", r.images);
-  append_field(out, "pt", r.prompt_tokens);
-  append_field(out, "ct", r.completion_tokens);
-  append_field(out, "usd", r.cost_usd);
-  out.append("}\n");
+// Appends the record's line (with its newline) to `out`.
+void append_line(std::string& out, std::uint64_t seq, const Record& r) {
+  LineWriter w(out, LineWriter::bound(r.request_id.size() + r.key_id.size() + r.route.size() + r.method.size() +
+                                      r.model.size()));
+  w.raw("{\"s\":");
+  w.number(seq);
+  w.raw(",\"ts\":");
+  w.number(r.ts_ms);
+  w.raw(",\"rid\":");
+  w.string(r.request_id);
+  w.raw(",\"key\":");
+  w.string(r.key_id);
+  w.raw(",\"route\":");
+  w.string(r.route);
+  w.raw(",\"method\":");
+  w.string(r.method);
+  w.raw(",\"model\":");
+  w.string(r.model);
+  w.raw(",\"status\":");
+  w.number(r.status);
+  w.raw(",\"lat\":");
+  w.number(r.latency_ms);
+  w.raw(",\"img\":");
+  w.number(r.images);
+  w.raw(",\"pt\":");
+  w.number(r.prompt_tokens);
+  w.raw(",\"ct\":");
+  w.number(r.completion_tokens);
+  w.raw(",\"usd\":");
+  w.number(r.cost_usd);
+  w.raw("}\n");
+  w.finish();
 }
 
 bool from_line(const std::string& line, std::uint64_t& seq, Record& r) {
@@ -193,7 +219,8 @@ void Journal::open_next() {
 Journal::Position Journal::append(const Record& r) {
   std::lock_guard lock(mu_);
   Position pos{current_, ++seq_};
-  to_line(line_, pos.seq, r);
+  line_.clear();
+  append_line(line_, pos.seq, r);
   if (write_all(fd_, line_, writes_) < line_.size()) {
     auto err = sys_error("write");
     // A partial line may be on disk: replay skips it as torn. The next
@@ -215,8 +242,7 @@ Journal::Appended Journal::append(const std::vector<Record>& records) {
   thread_local std::vector<std::size_t> ends;
   ends.clear();
   for (const auto& r : records) {
-    to_line(one_, ++seq_, r);
-    line_.append(one_);
+    append_line(line_, ++seq_, r);
     ends.push_back(line_.size());
   }
   std::size_t written = write_all(fd_, line_, writes_);

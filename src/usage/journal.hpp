@@ -103,7 +103,6 @@ class Journal {
   std::vector<std::pair<std::string, int>> retired_later_;  // rotated files still open (locked)
   std::atomic<std::uint64_t> writes_{0};
   std::string line_;  // scratch, under mu_
-  std::string one_;   // scratch for a single line, under mu_
 };
 
 }  // namespace osprey::usage

@@ -316,3 +316,30 @@ TEST(Wire, ChunkedBodyIsFramedAsOneChunkAndTheLastChunk) {
   ASSERT_EQ(parts.count, 1u);
   EXPECT_EQ(parts.part[0], "0\r\n\r\n");
 }
+
+TEST(Response, JsonBodiesNeedAJsonContentTypeOrNone) {
+  auto status = [](std::string content_type, std::string body = "{}") {
+    Request req{Verb::post, "/x", 11};
+    if (!content_type.empty()) req.set(Field::content_type, content_type);
+    req.body() = body;
+    Context ctx{req, "/x"};
+    try {
+      check_json_body(ctx);
+      return 200;
+    } catch (const ApiError& e) {
+      return static_cast<int>(e.status());
+    }
+  };
+  EXPECT_EQ(status(""), 200);  // no Content-Type at all: taken as JSON
+  EXPECT_EQ(status("application/json"), 200);
+  EXPECT_EQ(status("Application/JSON; charset=utf-8"), 200);
+  EXPECT_EQ(status("  application/json  ;charset=utf-8"), 200);
+  EXPECT_EQ(status("application/vnd.api+json"), 200);  // structured syntax suffix (RFC 6839)
+  EXPECT_EQ(status("application/problem+JSON; q=1"), 200);
+  EXPECT_EQ(status("text/plain"), 415);
+  EXPECT_EQ(status("application/jsonx"), 415);
+  EXPECT_EQ(status("application/json+xml"), 415);
+  EXPECT_EQ(status("+json"), 415);
+  EXPECT_EQ(status("multipart/form-data; boundary=x"), 415);
+  EXPECT_EQ(status("application/json", ""), 400);  // empty body
+}
