@@ -12,9 +12,23 @@ Response make_response(const Context& ctx, unsigned status, std::string body, st
   // Keep-alive is the default of HTTP/1.1 (the server decides the final value
   // anyway), and Content-Length is written from the body with the head (see
   // http/wire.hpp): neither needs a field here.
-  if (ctx.request.version() != 11 || !ctx.request.keep_alive()) res.keep_alive(ctx.request.keep_alive());
+  if (ctx.request.version() != 11 || !keep_alive(ctx.request)) res.keep_alive(keep_alive(ctx.request));
   res.body() = std::move(body);
   return res;
+}
+
+void add_context_headers(const Context& ctx, Response& res) {
+  for (const auto& [k, v] : ctx.response_headers) {
+    bool present = false;
+    for (const auto& f : res) {
+      auto name = f.name_string();
+      if (name.size() == k.size() && str::iequals(name, k)) {
+        present = true;
+        break;
+      }
+    }
+    if (!present) res.insert(k, v);
+  }
 }
 
 Response json_response(const Context& ctx, unsigned status, const nlohmann::json& body) {

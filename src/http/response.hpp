@@ -26,6 +26,12 @@ Response error_response(const Request& req, const ApiError& err, ErrorStyle styl
 
 nlohmann::json error_body(const ApiError& err, ErrorStyle style = ErrorStyle::openai);
 
+// Copies ctx.response_headers onto `res`, except those it already has (a
+// handler's own value wins). A linear walk comparing lengths first: cheaper
+// than Beast's find() for the handful of fields a response has (this runs
+// for every response).
+void add_context_headers(const Context& ctx, Response& res);
+
 // Parses the request body as JSON; throws ApiError(400) with a message that
 // says where parsing failed, or ApiError(415) when the Content-Type is set
 // and is not JSON.

@@ -26,7 +26,7 @@ void write_head(const Response& res, std::string& out) {
     out.append(f.value());
     out.append("\r\n");
   }
-  if (!bodyless(res) && !res.chunked() && !res.has_content_length()) {
+  if (!bodyless(res) && !chunked(res) && !has_field(res, Field::content_length)) {
     // Framing from the body itself: cheaper than storing the field first.
     char len[24];
     auto [e, ec2] = std::to_chars(len, len + sizeof len, res.body().size());
@@ -40,7 +40,7 @@ void write_head(const Response& res, std::string& out) {
 BodyParts body_view(const Response& res, std::string& framing) {
   const std::string& body = res.body();
   if (bodyless(res)) return {};
-  if (!res.chunked()) {
+  if (!chunked(res)) {
     if (body.empty()) return {};
     return {{std::string_view(body)}, 1};
   }

@@ -45,8 +45,7 @@ http::Hook core_hook(const config::ServerConfig& cfg) {
     return res;
   };
   h.after = [access_log](http::Context& ctx, http::Response& res) {
-    for (const auto& [k, v] : ctx.response_headers)
-      if (res.find(k) == res.end()) res.set(k, v);
+    http::add_context_headers(ctx, res);
     if (access_log && spdlog::should_log(spdlog::level::info)) {
       auto& req = ctx.request;
       auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - ctx.started_at)

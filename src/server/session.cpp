@@ -410,17 +410,17 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
     cancel = std::move(ctx.cancellation);
 
     if (sink.started()) {
-      if (!sink.finished() || !sink.healthy() || shared.draining || !req.keep_alive()) break;
+      if (!sink.finished() || !sink.healthy() || shared.draining || !http::keep_alive(req)) break;
       continue;
     }
-    bool res_keep = res.keep_alive();
-    bool keep = res_keep && req.keep_alive() && !shared.draining;
+    bool res_keep = http::keep_alive(res);
+    bool keep = res_keep && http::keep_alive(req) && !shared.draining;
     if (keep != res_keep) res.keep_alive(keep);
     if (req.method() == bhttp::verb::head) {
       // The head a GET would get, with its length, and no body.
       auto len = res.body().size();
       res.body().clear();
-      if (!http::bodyless(res) && !res.has_content_length()) res.content_length(len);  // also drops chunked
+      if (!http::bodyless(res) && !http::has_field(res, http::Field::content_length)) res.content_length(len);  // also drops chunked
     }
     // One write: the head formatted here, then the body. A small body is
     // copied behind the head (one buffer: a plain send, no gather list); a

@@ -45,6 +45,11 @@ TEST(Strings, SplitTrimLower) {
   EXPECT_EQ(str::lower("AbC"), "abc");
   EXPECT_TRUE(str::iequals("Content-Type", "content-type"));
   EXPECT_FALSE(str::iequals("a", "ab"));
+  // ASCII only: the bytes around the letters and non-ASCII bytes are compared as they are.
+  EXPECT_FALSE(str::iequals("@", "`"));
+  EXPECT_FALSE(str::iequals("[", "{"));
+  EXPECT_FALSE(str::iequals("\xc3\x89", "\xc3\xa9"));
+  EXPECT_EQ(str::lower("Z@[`{\xc3\x89"), "z@[`{\xc3\x89");
 }
 
 TEST(Strings, FindAgreesWithStringViewFind) {
