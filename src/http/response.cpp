@@ -1,5 +1,7 @@
 #include "http/response.hpp"
 
+#include <cstring>
+
 #include "common/log.hpp"
 #include "common/strings.hpp"
 
@@ -8,7 +10,7 @@ namespace osprey::http {
 Response make_response(const Context& ctx, unsigned status, std::string body, std::string_view content_type) {
   Response res{static_cast<Status>(status), ctx.request.version()};
   res.insert(Field::content_type, content_type);  // a fresh response: nothing to replace
-  for (const auto& [k, v] : ctx.response_headers) res.set(k, v);
+  add_context_headers(ctx, res);
   // Keep-alive is the default of HTTP/1.1 (the server decides the final value
   // anyway), and Content-Length is written from the body with the head (see
   // http/wire.hpp): neither needs a field here.
@@ -22,7 +24,8 @@ void add_context_headers(const Context& ctx, Response& res) {
     bool present = false;
     for (const auto& f : res) {
       auto name = f.name_string();
-      if (name.size() == k.size() && str::iequals(name, k)) {
+      // Usually the very bytes this server set: memcmp decides at once.
+      if (name.size() == k.size() && (std::memcmp(name.data(), k.data(), k.size()) == 0 || str::iequals(name, k))) {
         present = true;
         break;
       }

@@ -343,3 +343,32 @@ TEST(Response, JsonBodiesNeedAJsonContentTypeOrNone) {
   EXPECT_EQ(status("multipart/form-data; boundary=x"), 415);
   EXPECT_EQ(status("application/json", ""), 400);  // empty body
 }
+
+TEST(Message, FieldQuestionsAgreeWithBeast) {
+  for (unsigned version : {10u, 11u})
+    for (const char* connection : {"", "close", "keep-alive", "Keep-Alive, Upgrade", "upgrade"})
+      for (const char* te : {"", "chunked", "gzip, chunked", "gzip"})
+        for (bool length : {false, true}) {
+          Response res{Status::ok, version};
+          Request req{Verb::post, "/", version};
+          if (*connection) {
+            res.set("connection", connection);  // by name, any case: Beast files it under Field::connection
+            req.set(Field::connection, connection);
+          }
+          if (*te) {
+            res.set(Field::transfer_encoding, te);
+            req.set("Transfer-Encoding", te);
+          }
+          if (length) {
+            res.set("Content-length", "3");
+            req.set(Field::content_length, "3");
+          }
+          SCOPED_TRACE(std::to_string(version) + " '" + connection + "' '" + te + "' " + std::to_string(length));
+          EXPECT_EQ(keep_alive(res), res.keep_alive());
+          EXPECT_EQ(keep_alive(req), req.keep_alive());
+          EXPECT_EQ(chunked(res), res.chunked());
+          EXPECT_EQ(chunked(req), req.chunked());
+          EXPECT_EQ(has_field(res, Field::content_length), res.has_content_length());
+          EXPECT_EQ(has_field(req, Field::content_length), req.has_content_length());
+        }
+}
