@@ -21,6 +21,7 @@ void write_head(const Response& res, std::string& out) {
   out.resize(size);
   char* p = out.data();
   auto put = [&p](std::string_view s) {
+    if (s.empty()) return;  // data() may be null, which memcpy may not be given
     std::memcpy(p, s.data(), s.size());
     p += s.size();
   };

@@ -72,6 +72,7 @@ class LineWriter {
   static std::size_t bound(std::size_t string_bytes) { return 512 + 6 * string_bytes; }
 
   void raw(std::string_view s) {
+    if (s.empty()) return;  // data() may be null, which memcpy may not be given
     std::memcpy(p_, s.data(), s.size());
     p_ += s.size();
   }
