@@ -38,17 +38,6 @@ void count_tokens(const std::string& model, long prompt, long completion) {
   if (completion > 0) c.second->inc(static_cast<double>(completion));
 }
 
-long as_long(const json& obj, const char* key) {
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_number_integer() ? it->get<long>() : 0;
-}
-
-void record_usage(Context& ctx, const json& usage) {
-  if (!usage.is_object()) return;
-  ctx.usage.prompt_tokens = as_long(usage, "prompt_tokens");
-  ctx.usage.completion_tokens = as_long(usage, "completion_tokens");
-}
-
 // Validates the parts of the request the gateway relies on; returns the model.
 std::string require_model(Context& ctx, const json& req) {
   if (!req.is_object()) throw bad_request("request body must be a JSON object");
@@ -93,7 +82,7 @@ std::size_t json_error_byte(std::string_view text) {
 // A repeated key: the last one counts, as in a DOM.
 struct ChatFields {
   json_scan::Result doc;
-  std::optional<json_scan::Member> model, stream;
+  std::optional<json_scan::Member> model, stream, stream_options;
 };
 
 ChatFields scan_chat_request(std::string_view body) {
@@ -103,8 +92,87 @@ ChatFields scan_chat_request(std::string_view body) {
       f.model = m;
     else if (m.key_is("stream"))
       f.stream = m;
+    else if (m.key_is("stream_options"))
+      f.stream_options = m;
   });
   return f;
+}
+
+// The body a stream sends upstream: the client's, with usage asked for
+// (stream_options.include_usage), so that the ledger always gets the
+// upstream's own token counts. Spliced into the text when the request has
+// no stream_options or already asks for usage (what SDKs send); rewritten
+// through a DOM otherwise. Sets `client_wants_usage` (whether the client
+// gets the usage chunk) and throws 400 for a stream_options that is not an
+// object.
+std::string stream_upstream_body(std::string_view body, const ChatFields& f, bool& client_wants_usage) {
+  using json_scan::Kind;
+  client_wants_usage = false;
+  if (!f.stream_options) {
+    // Valid, and an object: its first non-blank character (after a byte
+    // order mark, which holds no '{') is the '{'.
+    static constexpr std::string_view kAsk = "\"stream_options\":{\"include_usage\":true}";
+    const auto open = body.find('{');
+    std::string out;
+    out.reserve(body.size() + kAsk.size() + 1);
+    out.append(body.substr(0, open + 1)).append(kAsk);
+    // Empty object or not: a comma only when a member follows.
+    const auto next = body.find_first_not_of(" \t\r\n", open + 1);
+    if (next != std::string_view::npos && body[next] != '}') out.push_back(',');
+    out.append(body.substr(open + 1));
+    return out;
+  }
+  const auto& so = *f.stream_options;
+  if (so.kind != Kind::object && so.kind != Kind::null) throw bad_request("stream_options must be an object", "stream_options");
+  if (so.kind == Kind::object) {
+    std::optional<json_scan::Member> include;
+    json_scan::scan(so.value, [&include](const json_scan::Member& m) {
+      if (m.key_is("include_usage")) include = m;
+    });
+    if (include && include->value == "true") {
+      client_wants_usage = true;
+      return std::string(body);  // already asks for usage: byte for byte
+    }
+  }
+  json req = json::parse(body);  // valid: scanned above
+  auto& opts = req["stream_options"];
+  if (opts.is_object()) {
+    auto it = opts.find("include_usage");
+    client_wants_usage = it != opts.end() && it->is_boolean() && it->get<bool>();
+  }
+  opts["include_usage"] = true;
+  return req.dump();
+}
+
+// The usage chunk of a stream: true if `data` is a JSON object whose
+// "usage" is an object (its token counts then go to ctx.usage);
+// `usage_only` says whether it carries no choices (the chunk OpenAI sends
+// last when usage is asked for).
+bool take_usage_chunk(Context& ctx, std::string_view data, bool& usage_only) {
+  using json_scan::Kind;
+  std::optional<json_scan::Member> usage, choices;
+  auto doc = json_scan::scan(data, [&](const json_scan::Member& m) {
+    if (m.key_is("usage"))
+      usage = m;
+    else if (m.key_is("choices"))
+      choices = m;
+  });
+  if (!doc.object || !usage || usage->kind != Kind::object) return false;
+  long prompt = 0, completion = 0;
+  json_scan::scan(usage->value, [&](const json_scan::Member& m) {
+    if (m.kind != Kind::number) return;
+    if (m.key_is("prompt_tokens")) {
+      if (auto v = json_scan::as_int64(m.value)) prompt = static_cast<long>(*v);
+    } else if (m.key_is("completion_tokens")) {
+      if (auto v = json_scan::as_int64(m.value)) completion = static_cast<long>(*v);
+    }
+  });
+  ctx.usage.prompt_tokens = prompt;
+  ctx.usage.completion_tokens = completion;
+  // No "choices", or an empty array ("[" and "]" with only blanks between).
+  usage_only = !choices || (choices->kind == Kind::array &&
+                            choices->value.find_first_not_of(" \t\r\n", 1) == choices->value.size() - 1);
+  return true;
 }
 
 // Validates the upstream's JSON and picks usage.{prompt,completion}_tokens
@@ -176,15 +244,10 @@ std::string sse_error_event(const ApiError& e) {
   return "data: " + body.dump() + "\n\n";
 }
 
-Awaitable<Response> stream_chat(Context& ctx, gateway::Gateway& gw, json req) {
+// Relays a streaming chat completion; `upstream_body` asks for usage
+// (stream_upstream_body).
+Awaitable<Response> stream_chat(Context& ctx, gateway::Gateway& gw, std::string upstream_body, bool client_wants_usage) {
   if (!ctx.stream) throw ApiError(400, "streaming is not available on this connection", "invalid_request_error", "stream_unsupported", "stream");
-  bool client_wants_usage = false;
-  if (auto so = req.find("stream_options"); so != req.end()) {
-    if (!so->is_object() && !so->is_null()) throw bad_request("stream_options must be an object", "stream_options");
-    if (so->is_object()) client_wants_usage = so->value("include_usage", false) == true;
-  }
-  req["stream_options"]["include_usage"] = true;  // so that we can always count tokens
-  const long prompt_estimate = estimate_prompt_tokens(req);  // used if the stream is cut short
 
   struct State {
     bool got_usage = false;
@@ -192,6 +255,8 @@ Awaitable<Response> stream_chat(Context& ctx, gateway::Gateway& gw, json req) {
   } st;
 
   gateway::StreamCallbacks cb;
+  // The head is held by the sink: it leaves with the first events, or alone
+  // in on_flush when the gateway is about to wait for them.
   cb.on_open = [&]() -> Awaitable<void> {
     Response head{http::Status::ok, 11};
     head.set(http::Field::content_type, "text/event-stream");
@@ -207,16 +272,10 @@ Awaitable<Response> stream_chat(Context& ctx, gateway::Gateway& gw, json req) {
     // Only the usage chunk needs a real parse; content deltas are counted
     // with a cheap scan (this runs for every token of every stream).
     if (str::contains(data, "\"usage\"") && !str::contains(data, "\"usage\":null")) {
-      auto chunk = json::parse(data, nullptr, false);
-      if (!chunk.is_discarded() && chunk.is_object()) {
-        auto it = chunk.find("usage");
-        if (it != chunk.end() && it->is_object()) {
-          record_usage(ctx, *it);
-          st.got_usage = true;
-          auto ch = chunk.find("choices");
-          bool usage_only = ch == chunk.end() || (ch->is_array() && ch->empty());
-          if (usage_only && !client_wants_usage) co_return;  // the client did not ask for it
-        }
+      bool usage_only = false;
+      if (take_usage_chunk(ctx, data, usage_only)) {
+        st.got_usage = true;
+        if (usage_only && !client_wants_usage) co_return;  // the client did not ask for it
       }
     }
     pending_chars += delta_text_chars(data);
@@ -224,7 +283,10 @@ Awaitable<Response> stream_chat(Context& ctx, gateway::Gateway& gw, json req) {
     co_return;
   };
   cb.on_flush = [&]() -> Awaitable<void> {
-    if (pending.empty()) co_return;
+    if (pending.empty()) {
+      co_await ctx.stream->flush();  // the head, if nothing took it along yet
+      co_return;
+    }
     std::string out;
     out.swap(pending);
     std::size_t chars = pending_chars;
@@ -242,16 +304,11 @@ Awaitable<Response> stream_chat(Context& ctx, gateway::Gateway& gw, json req) {
   auto finish_usage = [&] {
     if (!st.got_usage) {
       ctx.usage.completion_tokens = static_cast<long>((st.content_chars + 3) / 4);
-      ctx.usage.prompt_tokens = prompt_estimate;
+      // Only a stream cut short pays for this parse (the body was valid).
+      ctx.usage.prompt_tokens = estimate_prompt_tokens(json::parse(ctx.request.body(), nullptr, false));
     }
     count_tokens(ctx.usage.model, ctx.usage.prompt_tokens, ctx.usage.completion_tokens);
   };
-
-  // What the stream needs of the request, taken now: the parsed document
-  // would otherwise stay in memory for as long as the stream runs (10k open
-  // streams x a few KiB each).
-  std::string upstream_body = req.dump();
-  req = nullptr;
 
   ctx.usage.upstream_called = true;
   gateway::StreamResult result;
@@ -293,12 +350,6 @@ Awaitable<Response> chat_completions(Context& ctx, gateway::Gateway& gw) {
   if (!f.doc.object) throw bad_request("request body must be a JSON object");
   if (f.stream && f.stream->kind != Kind::null && f.stream->kind != Kind::boolean)
     throw bad_request("stream must be a boolean", "stream");
-  if (f.stream && f.stream->value == "true") {
-    // Streaming rewrites the request (stream_options): that needs the DOM.
-    json req = http::parse_json_body(ctx);
-    require_model(ctx, req);
-    co_return co_await stream_chat(ctx, gw, std::move(req));
-  }
   // The same checks and messages as require_model().
   if (!f.model || f.model->kind == Kind::null)
     throw bad_request("you must provide a model parameter", "model", "missing_required_parameter");
@@ -308,6 +359,11 @@ Awaitable<Response> chat_completions(Context& ctx, gateway::Gateway& gw) {
     throw ApiError(403, "this API key may not use model '" + model + "'", "permission_error", "model_not_allowed",
                    "model");
   ctx.usage.model = std::move(model);
+  if (f.stream && f.stream->value == "true") {
+    bool client_wants_usage = false;
+    std::string upstream_body = stream_upstream_body(ctx.request.body(), f, client_wants_usage);
+    co_return co_await stream_chat(ctx, gw, std::move(upstream_body), client_wants_usage);
+  }
   ctx.usage.upstream_called = true;
   // The body goes upstream byte for byte as the client sent it.
   auto reply = co_await gw.request_json(http::Verb::post, "/chat/completions", ctx.request.body(), ctx.cancellation);

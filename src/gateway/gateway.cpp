@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <type_traits>
@@ -292,16 +293,22 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
   UpstreamParser p;
   p.header_limit(64 * 1024);
   p.body_limit(cfg_.max_response_bytes);
-  // Beast sizes each read by the buffer's free capacity (at least 512
-  // bytes): room for a whole typical JSON answer (head and body) makes it
-  // one read rather than two. Not for a stream, which may stay open for
-  // minutes (10k of them) and reads its events into relay_buf anyway.
-  constexpr std::size_t kAnswerRoom = 4096;
-  if (!cb && c.buffer.capacity() - c.buffer.size() < kAnswerRoom) c.buffer.reserve(c.buffer.size() + kAnswerRoom);
   // The answer takes a round trip: with other requests in flight, let the
   // loop run them first rather than try a read that finds nothing (see
   // http/thread_load.hpp).
   if (http::others_in_flight(1)) co_await asio::post(c.executor, use_awaitable);
+  // Beast sizes each read by the buffer's free capacity (at least 512
+  // bytes): room for a whole typical JSON answer (head and body) makes it
+  // one read rather than two. A stream gets a burst's room (see relay_buf
+  // below) when its answer has already arrived: a fast upstream sends its
+  // head and the first events, or all of a short answer, at once. Not to
+  // wait: 10k streams waiting for their upstreams' heads would hold 16 KiB
+  // each. The room is given back below once the buffered bytes are
+  // consumed, so a stream that waits for its next event holds none of it.
+  constexpr std::size_t kAnswerRoom = 4096;
+  constexpr std::size_t kRelayIdle = 1024, kRelayBurst = 16 * 1024;
+  const std::size_t head_room = !cb ? kAnswerRoom : c.more_arrived() ? kRelayBurst : 0;
+  if (c.buffer.capacity() - c.buffer.size() < head_room) c.buffer.reserve(c.buffer.size() + head_room);
   co_await bhttp::async_read_header(s, c.buffer, p, asio::redirect_error(use_awaitable, ec));
   if (ec) co_return io_failure(x, ec, "waiting for the response");
   x.header_received = true;
@@ -319,8 +326,7 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
       co_return;
     }
     x.opened = true;
-    // A pooled connection may come with a JSON answer's read room: a
-    // stream waits with as little memory as it can.
+    // Only the head came: the stream waits with as little memory as it can.
     if (c.buffer.size() == 0) c.buffer.shrink_to_fit();
   }
 
@@ -330,17 +336,20 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
   // for the next event its buffers are small (1 KiB, and the connection's
   // read buffer released). When a read fills the buffer, more is probably
   // waiting (a burst): the next read gets 16 KiB, and one socket read and
-  // one client write carry many events. A JSON answer is read straight into
-  // body_out, which it ends up in anyway (no buffer, no copy).
-  constexpr std::size_t kRelayIdle = 1024, kRelayBurst = 16 * 1024;
-  std::vector<char> relay_buf(relay ? kRelayIdle : 0);
+  // one client write carry many events; events that came with the head are
+  // taken in one go. A JSON answer is read straight into body_out, which it
+  // ends up in anyway (no buffer, no copy).
+  std::vector<char> relay_buf(relay ? std::clamp<std::size_t>(c.buffer.size(), kRelayIdle, kRelayBurst) : 0);
   constexpr std::size_t kJsonStep = 4096, kJsonMaxStep = 64 * 1024;
   // Held events go out before any wait on the socket: only the end of the
   // body, when it has already arrived (a chunked body's last chunk), is
-  // read before them.
+  // read before them. So does what on_open held (the client's response
+  // head), when no event came with it (gateway.hpp).
   bool held = false;
+  bool unflushed = relay && cb->on_flush;
   auto flush = [&]() -> http::Awaitable<bool> {
     held = false;
+    unflushed = false;
     try {
       co_await cb->on_flush();
     } catch (...) {
@@ -351,7 +360,8 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
     co_return true;
   };
   while (!p.is_done()) {
-    if (held && !c.more_arrived() && !co_await flush()) co_return;
+    if ((held || unflushed) && !c.more_arrived() && !co_await flush()) co_return;
+    const bool from_buffer = c.buffer.size() > 0;
     std::size_t had = x.body_out.size();
     std::size_t room = relay_buf.size();
     if (relay) {
@@ -375,8 +385,11 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
     if (ec) co_return io_failure(x, ec, "reading the response");
     if (!relay) continue;  // body_out: bounded by body_limit
     // A burst: the relay buffer or the socket read came back full, so more is
-    // probably waiting (the read's room is small while a stream idles).
-    const bool burst = n == room || raw >= read_room;
+    // probably waiting (the read's room is small while a stream idles). Not
+    // the bytes that came with the head: relay_buf was sized to take them
+    // at once, and they say nothing of what follows (10k streams opening
+    // together must not each grow their buffers).
+    const bool burst = n == room || (!from_buffer && raw >= read_room);
     const char* buf = relay_buf.data();
     if (n == 0) continue;
     try {
@@ -417,10 +430,14 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
     if (burst && relay_buf.size() < kRelayBurst) {
       relay_buf.resize(kRelayBurst);
       c.buffer.reserve(kRelayBurst);
-    } else if (!burst && relay_buf.size() > kRelayIdle) {
-      relay_buf.resize(kRelayIdle);
-      relay_buf.shrink_to_fit();
-      if (c.buffer.size() == 0) c.buffer.shrink_to_fit();
+    } else if (!burst) {
+      if (relay_buf.size() > kRelayIdle) {
+        relay_buf.resize(kRelayIdle);
+        relay_buf.shrink_to_fit();
+      }
+      // Also the room of the read that brought the head (and events with
+      // it); what it may still hold is a few bytes of chunk framing.
+      if (c.buffer.capacity() > kRelayIdle) c.buffer.shrink_to_fit();
     }
   }
   if (relay) x.done = true;  // a clean end of body counts as the end of the stream

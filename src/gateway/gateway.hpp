@@ -74,7 +74,11 @@ struct UpstreamReply {
 // the upstream's body, unless the rest of the body must still be waited
 // for: stream() then returns without another wait, and the caller writes
 // what it holds together with the end of its response (one write, not
-// three).
+// three). It also runs after on_open when no complete event came with the
+// upstream's head, before the wait for the first one: a caller whose
+// on_open only holds its response head (StreamSink::begin) sends it there.
+// So when the upstream's head and events arrive together, the client gets
+// head, events and end in one write.
 struct StreamCallbacks {
   std::function<http::Awaitable<void>()> on_open;
   std::function<http::Awaitable<void>(std::string_view data)> on_event;

@@ -1,5 +1,7 @@
 #include "gateway/sse.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 namespace osprey::gateway {
@@ -10,10 +12,21 @@ void SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
     if (bytes[0] == '\n') i = 1;
     skip_lf_ = false;
   }
-  while (i < bytes.size()) {
-    std::size_t j = i;
-    while (j < bytes.size() && bytes[j] != '\n' && bytes[j] != '\r') ++j;
-    if (j == bytes.size()) {
+  // Line ends are found with memchr (a relayed event is one line of a few
+  // hundred bytes): `lf` and `cr` are the next LF and CR at or after i, each
+  // searched for again only once i has passed it, so no byte is looked at
+  // more than twice, whichever line ends the input uses.
+  const std::size_t n = bytes.size();
+  auto next = [&bytes, n](std::size_t from, char c) {
+    const void* p = std::memchr(bytes.data() + from, c, n - from);
+    return p ? static_cast<std::size_t>(static_cast<const char*>(p) - bytes.data()) : n;
+  };
+  std::size_t lf = i < n ? next(i, '\n') : n, cr = i < n ? next(i, '\r') : n;
+  while (i < n) {
+    if (lf < i) lf = next(i, '\n');
+    if (cr < i) cr = next(i, '\r');
+    std::size_t j = std::min(lf, cr);
+    if (j == n) {
       partial_.append(bytes.substr(i));
       if (partial_.size() + current_.data.size() > max_event_bytes_) throw std::length_error("SSE event too large");
       return;

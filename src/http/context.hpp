@@ -34,16 +34,21 @@ using HeaderList = boost::container::small_vector<std::pair<std::string, std::st
 // A response sent piece by piece (Server-Sent Events). The handler calls
 // begin() once with the status and headers, then write() per chunk, then
 // end(), which may carry the last chunk: it then leaves in the same write as
-// the end of the response. Each call completes when the bytes are handed to
-// the kernel, so a chunk reaches the client as soon as it is written.
-// write() and end() throw boost::system::system_error when the client has
-// gone away.
+// the end of the response. begin() holds the head: it leaves with the first
+// write() or end(), one socket write for both, or on its own with flush(),
+// which a handler calls before it waits for its first chunk (so the client
+// learns at once that its stream is open). Each write completes when the
+// bytes are handed to the kernel, so a chunk reaches the client as soon as
+// it is written. write(), end() and flush() throw
+// boost::system::system_error when the client has gone away.
 class StreamSink {
  public:
   virtual ~StreamSink() = default;
   virtual Awaitable<void> begin(Response head) = 0;
   virtual Awaitable<void> write(std::string_view chunk) = 0;
   virtual Awaitable<void> end(std::string_view last_chunk) = 0;
+  // Sends the head begin() holds, if it is still held; else does nothing.
+  virtual Awaitable<void> flush() = 0;
   virtual bool started() const = 0;
 };
 

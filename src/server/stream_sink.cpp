@@ -35,6 +35,10 @@ http::Awaitable<void> StreamSinkImpl::send(const Parts& parts) {
     co_await asio::async_write(stream_, rest, asio::redirect_error(asio::use_awaitable, ec));
     stream_.expires_never();
   }
+  if (!head_.empty()) {
+    head_.clear();
+    head_.shrink_to_fit();  // an open stream keeps its sink for minutes
+  }
   if (ec) {
     healthy_ = false;
     throw boost::system::system_error(ec);
@@ -58,18 +62,23 @@ http::Awaitable<void> StreamSinkImpl::begin(http::Response head) {
     for (const auto& [k, v] : *extra_headers)
       if (head.find(k) == head.end()) head.set(k, v);
   head.keep_alive(head.keep_alive() && !draining_.load());
+  // Held: it leaves with the first chunk, or on its own with flush().
   http::write_head(head, head_);
+  co_return;
+}
+
+http::Awaitable<void> StreamSinkImpl::flush() {
+  if (!started_ || head_.empty()) co_return;
   const Parts parts{asio::buffer(head_)};
   co_await send(parts);
-  head_.clear();
-  head_.shrink_to_fit();  // an open stream keeps its sink for minutes
 }
 
 http::Awaitable<void> StreamSinkImpl::write(std::string_view chunk) {
   if (!started_ || finished_) throw std::logic_error("StreamSink::write outside begin/end");
   if (chunk.empty()) co_return;  // an empty chunk would end the response
   frame(chunk.size());
-  const Parts parts{asio::buffer(frame_), asio::buffer(chunk.data(), chunk.size()), asio::buffer("\r\n", 2)};
+  const Parts parts{asio::buffer(head_), asio::buffer(frame_), asio::buffer(chunk.data(), chunk.size()),
+                    asio::buffer("\r\n", 2)};
   co_await send(parts);
 }
 
@@ -78,10 +87,10 @@ http::Awaitable<void> StreamSinkImpl::end(std::string_view last_chunk) {
   finished_ = true;
   static constexpr std::string_view kLast = "0\r\n\r\n";
   static constexpr std::string_view kCrlfLast = "\r\n0\r\n\r\n";
-  Parts parts{asio::buffer(kLast.data(), kLast.size())};
+  Parts parts{asio::buffer(head_), asio::buffer(kLast.data(), kLast.size())};
   if (!last_chunk.empty()) {
     frame(last_chunk.size());
-    parts = {asio::buffer(frame_), asio::buffer(last_chunk.data(), last_chunk.size()),
+    parts = {asio::buffer(head_), asio::buffer(frame_), asio::buffer(last_chunk.data(), last_chunk.size()),
              asio::buffer(kCrlfLast.data(), kCrlfLast.size())};
   }
   co_await send(parts);

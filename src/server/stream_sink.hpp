@@ -2,7 +2,9 @@
 // StreamSinkImpl: the server's http::StreamSink, writing a chunked
 // (Transfer-Encoding: chunked) response straight to the connection. Each
 // write() is one chunk and one socket write, so Server-Sent Events reach
-// the client as soon as the handler produces them. Internal to server/.
+// the client as soon as the handler produces them; the head rides in the
+// first of them (a relayed stream whose events came with the upstream's
+// head costs one write, not two). Internal to server/.
 
 #include <utility>
 
@@ -25,6 +27,7 @@ class StreamSinkImpl final : public http::StreamSink {
   http::Awaitable<void> begin(http::Response head) override;
   http::Awaitable<void> write(std::string_view chunk) override;
   http::Awaitable<void> end(std::string_view last_chunk) override;
+  http::Awaitable<void> flush() override;
   bool started() const override { return started_; }
 
   bool finished() const { return finished_; }
@@ -34,8 +37,10 @@ class StreamSinkImpl final : public http::StreamSink {
   bool healthy() const { return healthy_; }
 
  private:
-  using Parts = std::array<boost::asio::const_buffer, 3>;
-  // Sends `parts` (unused ones empty); throws system_error if that fails.
+  // The held head (empty once sent), then a chunk's size line, data, end.
+  using Parts = std::array<boost::asio::const_buffer, 4>;
+  // Sends `parts` (unused ones empty), then releases the head; throws
+  // system_error if that fails.
   // (By reference: g++ 12 cannot keep a temporary std::array in a
   // coroutine frame, so callers pass a local, which outlives the call.)
   http::Awaitable<void> send(const Parts& parts);
@@ -48,7 +53,7 @@ class StreamSinkImpl final : public http::StreamSink {
   bool started_ = false;
   bool finished_ = false;
   bool healthy_ = true;
-  std::string head_;     // the response head, formatted
+  std::string head_;     // the response head, formatted; held until the first send
   std::string frame_;    // a chunk's size line
 };
 

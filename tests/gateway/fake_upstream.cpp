@@ -284,6 +284,7 @@ http::Awaitable<void> FakeSink::write(std::string_view c) {
   if (fail_after_writes >= 0 && static_cast<int>(chunks.size()) >= fail_after_writes) {
     throw boost::system::system_error(boost::asio::error::broken_pipe);
   }
+  head_sent = true;
   chunks.emplace_back(c);
   if (on_write) on_write(c);
   co_return;
@@ -291,7 +292,15 @@ http::Awaitable<void> FakeSink::write(std::string_view c) {
 
 http::Awaitable<void> FakeSink::end(std::string_view last_chunk) {
   if (!last_chunk.empty()) co_await write(last_chunk);
+  head_sent = true;
   ended = true;
+}
+
+http::Awaitable<void> FakeSink::flush() {
+  if (!started_ || head_sent) co_return;
+  head_sent = true;
+  ++head_flushes;
+  if (on_flush) on_flush();
 }
 
 std::string FakeSink::all() const {

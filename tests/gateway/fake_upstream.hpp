@@ -97,8 +97,14 @@ class FakeSink : public http::StreamSink {
   http::Awaitable<void> begin(http::Response head) override;
   http::Awaitable<void> write(std::string_view chunk) override;
   http::Awaitable<void> end(std::string_view last_chunk) override;
+  http::Awaitable<void> flush() override;
   bool started() const override { return started_; }
 
+  // Whether the head went out (a real sink sends it with the first chunk,
+  // the end, or flush()), and how many flush() calls sent it on its own.
+  bool head_sent = false;
+  int head_flushes = 0;
+  std::function<void()> on_flush;             // called when flush() sends the head
   int fail_after_writes = -1;                 // throw broken_pipe on this write (0-based)
   std::function<void(std::string_view)> on_write;  // called for each chunk
   http::Response head;

@@ -164,6 +164,89 @@ TEST_F(GatewayTest, UsageChunkForwardedWhenClientAsked) {
   EXPECT_EQ(sink.all(), sse(content_chunk("Hi")) + sse(usage_chunk(4, 1)) + "data: [DONE]\n\n");
 }
 
+// The client's response head is held until there is something to send with
+// it: when the upstream's head came with events, head and events leave in
+// one write; when it came alone, the head goes out on its own before the
+// wait for the first event (the client learns at once that its stream is
+// open).
+TEST_F(GatewayTest, StreamHeadLeavesWithTheFirstEventsOrBeforeTheWait) {
+  up->on([](const RecordedRequest&) {
+    return Script{{Action::send, FakeUpstream::sse_head() + FakeUpstream::chunk(sse(content_chunk("Hi")) + sse("[DONE]")) +
+                                     FakeUpstream::last_chunk()}};
+  });
+  gateway::Gateway gw(cfg);
+  {
+    FakeSink sink;
+    chat(gw, kStreamBody, &sink);
+    EXPECT_TRUE(sink.head_sent);
+    EXPECT_EQ(sink.head_flushes, 0);  // it went with the events
+    EXPECT_EQ(sink.all(), sse(content_chunk("Hi")) + "data: [DONE]\n\n");
+  }
+  auto gate = std::make_shared<std::atomic<bool>>(false);
+  up->on([gate](const RecordedRequest&) {
+    Script s;
+    s.push_back({Action::send, FakeUpstream::sse_head()});
+    s.push_back({Action::gate, {}, 0, gate});  // the first event only once the client has the head
+    s.push_back({Action::send, FakeUpstream::chunk(sse(content_chunk("Hi")))});
+    s.push_back({Action::send, FakeUpstream::chunk(sse("[DONE]")) + FakeUpstream::last_chunk()});
+    return s;
+  });
+  FakeSink sink;
+  sink.on_flush = [&] { gate->store(true); };
+  chat(gw, kStreamBody, &sink);
+  EXPECT_FALSE(up->gate_timed_out) << "the head did not reach the client before the upstream's first event";
+  EXPECT_EQ(sink.head_flushes, 1);
+  EXPECT_EQ(sink.all(), sse(content_chunk("Hi")) + "data: [DONE]\n\n");
+}
+
+// A stream asks the upstream for usage (the ledger's token counts). The
+// client's body is kept byte for byte where it can be: without
+// stream_options the request gains it at the front; with include_usage
+// true it goes as is; anything else is rewritten. The usage-only chunk
+// reaches the client only when it asked for it.
+TEST_F(GatewayTest, StreamRequestAsksForUsageAndKeepsTheRestOfTheBody) {
+  up->on([](const RecordedRequest&) {
+    return Script{{Action::send, FakeUpstream::sse_head() +
+                                     FakeUpstream::chunk(sse(content_chunk("Hi")) +
+                                                         sse(R"({"id":"c1","object":"chat.completion.chunk","choices": [ ],"usage":{"prompt_tokens":7,"completion_tokens":2}})") +
+                                                         sse("[DONE]")) +
+                                     FakeUpstream::last_chunk()}};
+  });
+  gateway::Gateway gw(cfg);
+  const std::string rest = R"("model":"gpt-test","stream":true,"temperature":1.50,"x":{"y":[1,2.0e0,"\u00e9"]},"messages":[]})";
+  struct Case {
+    std::string body;
+    std::string sent;        // exact body upstream, or "" to check only include_usage
+    bool client_gets_usage;
+  };
+  for (const auto& c : {Case{"{" + rest, R"({"stream_options":{"include_usage":true},)" + rest, false},
+                        Case{" \n {" + rest, R"( )" "\n" R"( {"stream_options":{"include_usage":true},)" + rest, false},
+                        Case{R"({"stream_options":{"include_usage":true},)" + rest, R"({"stream_options":{"include_usage":true},)" + rest, true},
+                        Case{R"({"stream_options":{"include_usage":false},)" + rest, "", false},
+                        Case{R"({"stream_options":{},)" + rest, "", false},
+                        Case{R"({"stream_options":null,)" + rest, "", false},
+                        Case{R"({"stream_options":{"include_usage":1},)" + rest, "", false}}) {
+    const std::size_t before = up->requests().size();
+    FakeSink sink;
+    auto r = chat(gw, c.body, &sink);
+    ASSERT_EQ(up->requests().size(), before + 1) << c.body;
+    const std::string sent = up->requests().back().body;
+    if (!c.sent.empty()) {
+      EXPECT_EQ(sent, c.sent);
+    }
+    auto j = json::parse(sent);
+    EXPECT_EQ(j["stream_options"]["include_usage"], true) << c.body;
+    EXPECT_EQ(j["temperature"], 1.5) << c.body;
+    EXPECT_EQ(j["x"]["y"][2], "\u00e9") << c.body;
+    EXPECT_EQ(sink.all().find("\"usage\"") != std::string::npos, c.client_gets_usage) << c.body;
+    EXPECT_EQ(r.usage.prompt_tokens, 7) << c.body;
+    EXPECT_EQ(r.usage.completion_tokens, 2) << c.body;
+  }
+  auto bad = chat(gw, R"({"model":"gpt-test","stream":true,"stream_options":5})");
+  EXPECT_EQ(bad.status(), 400);
+  EXPECT_EQ(bad.json["error"]["param"], "stream_options");
+}
+
 TEST_F(GatewayTest, ToolCallsPassThroughUnchanged) {
   const std::string completion =
       R"({"id":"x","object":"chat.completion","model":"gpt-test","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":20,"completion_tokens":10,"total_tokens":30}})";
