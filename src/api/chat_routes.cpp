@@ -144,6 +144,23 @@ std::string stream_upstream_body(std::string_view body, const ChatFields& f, boo
   return req.dump();
 }
 
+// usage.{prompt,completion}_tokens of a usage object (raw JSON text, as
+// json_scan reports it) into ctx.usage; a count that is missing or not an
+// integer is 0.
+void record_token_counts(Context& ctx, std::string_view usage) {
+  long prompt = 0, completion = 0;
+  json_scan::scan(usage, [&](const json_scan::Member& m) {
+    if (m.kind != json_scan::Kind::number) return;
+    if (m.key_is("prompt_tokens")) {
+      if (auto v = json_scan::as_int64(m.value)) prompt = static_cast<long>(*v);
+    } else if (m.key_is("completion_tokens")) {
+      if (auto v = json_scan::as_int64(m.value)) completion = static_cast<long>(*v);
+    }
+  });
+  ctx.usage.prompt_tokens = prompt;
+  ctx.usage.completion_tokens = completion;
+}
+
 // The usage chunk of a stream: true if `data` is a JSON object whose
 // "usage" is an object (its token counts then go to ctx.usage);
 // `usage_only` says whether it carries no choices (the chunk OpenAI sends
@@ -158,17 +175,7 @@ bool take_usage_chunk(Context& ctx, std::string_view data, bool& usage_only) {
       choices = m;
   });
   if (!doc.object || !usage || usage->kind != Kind::object) return false;
-  long prompt = 0, completion = 0;
-  json_scan::scan(usage->value, [&](const json_scan::Member& m) {
-    if (m.kind != Kind::number) return;
-    if (m.key_is("prompt_tokens")) {
-      if (auto v = json_scan::as_int64(m.value)) prompt = static_cast<long>(*v);
-    } else if (m.key_is("completion_tokens")) {
-      if (auto v = json_scan::as_int64(m.value)) completion = static_cast<long>(*v);
-    }
-  });
-  ctx.usage.prompt_tokens = prompt;
-  ctx.usage.completion_tokens = completion;
+  record_token_counts(ctx, usage->value);
   // No "choices", or an empty array ("[" and "]" with only blanks between).
   usage_only = !choices || (choices->kind == Kind::array &&
                             choices->value.find_first_not_of(" \t\r\n", 1) == choices->value.size() - 1);
@@ -184,19 +191,7 @@ void record_upstream_usage(Context& ctx, const gateway::UpstreamReply& r) {
     if (m.key_is("usage")) usage = m.kind == json_scan::Kind::object ? m.value : std::string_view();
   });
   if (!doc.valid) throw ApiError(502, "upstream returned malformed JSON", "api_error", "upstream_invalid_response");
-  long prompt = 0, completion = 0;
-  if (!usage.empty()) {
-    json_scan::scan(usage, [&](const json_scan::Member& m) {
-      if (m.kind != json_scan::Kind::number) return;
-      if (m.key_is("prompt_tokens")) {
-        if (auto v = json_scan::as_int64(m.value)) prompt = static_cast<long>(*v);
-      } else if (m.key_is("completion_tokens")) {
-        if (auto v = json_scan::as_int64(m.value)) completion = static_cast<long>(*v);
-      }
-    });
-  }
-  ctx.usage.prompt_tokens = prompt;
-  ctx.usage.completion_tokens = completion;
+  record_token_counts(ctx, usage);  // an empty view: no usage object, both 0
 }
 
 Response upstream_response(const Context& ctx, gateway::UpstreamReply&& r) {

@@ -19,12 +19,12 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <type_traits>
 #include <unordered_map>
 
 #include "common/log.hpp"
 #include "common/strings.hpp"
+#include "gateway/request_head.hpp"
 #include "gateway/retry.hpp"
 #include "gateway/sse.hpp"
 #include "gateway/upstream_error.hpp"
@@ -132,27 +132,6 @@ class CancelHook {
 // Bodies up to this size are copied behind the request head and sent as one
 // buffer; larger ones go out in place, in a gathered write.
 constexpr std::size_t kCopyBodyBytes = 16 * 1024;
-
-void format_request_head(std::string& out, http::Verb verb, std::string_view target, std::string_view host,
-                         std::string_view key, std::string_view accept, bool with_body, std::size_t body_bytes) {
-  out.append(bhttp::to_string(verb));
-  out.push_back(' ');
-  out.append(target);
-  out.append(" HTTP/1.1\r\nHost: ");
-  out.append(host);
-  out.append("\r\nAuthorization: Bearer ");
-  out.append(key);
-  out.append("\r\nUser-Agent: osprey-gateway/0.1\r\nAccept: ");
-  out.append(accept);
-  if (with_body) {
-    char len[24];
-    auto [end, errc] = std::to_chars(len, len + sizeof len, body_bytes);
-    (void)errc;
-    out.append("\r\nContent-Type: application/json\r\nContent-Length: ");
-    out.append(len, end);
-  }
-  out.append("\r\n\r\n");
-}
 
 void io_failure(Gateway::Exchange& x, const beast::error_code& ec, const char* what) {
   if (x.cancel && x.cancel->cancelled()) {
