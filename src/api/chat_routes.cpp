@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json_scan.hpp"
-#include "common/strings.hpp"
+#include "gateway/chat_chunk.hpp"
 #include "http/response.hpp"
 #include "metrics/registry.hpp"
 
@@ -216,24 +216,6 @@ long estimate_prompt_tokens(const json& req) {
   return static_cast<long>((chars + 3) / 4);
 }
 
-// Characters of the text a chunk carries ("content" and tool-call
-// "arguments" string values), found by scanning rather than parsing. JSON
-// escapes count as one character; close enough for an estimate.
-std::size_t delta_text_chars(std::string_view data) {
-  std::size_t total = 0;
-  for (std::string_view key : {std::string_view("\"content\":\""), std::string_view("\"arguments\":\"")}) {
-    for (auto pos = str::find(data, key); pos != std::string_view::npos; pos = str::find(data, key, pos)) {
-      pos += key.size();
-      while (pos < data.size() && data[pos] != '"') {
-        if (data[pos] == '\\') ++pos;  // skip the escaped character
-        ++pos;
-        ++total;
-      }
-    }
-  }
-  return total;
-}
-
 std::string sse_error_event(const ApiError& e) {
   json body = {{"error", {{"message", e.what()}, {"type", e.type()}, {"param", nullptr}, {"code", e.code().empty() ? json(nullptr) : json(e.code())}}}};
   return "data: " + body.dump() + "\n\n";
@@ -263,19 +245,19 @@ Awaitable<Response> stream_chat(Context& ctx, gateway::Gateway& gw, std::string 
   // Events that arrived in one upstream read leave in one write (on_flush).
   std::string pending;
   std::size_t pending_chars = 0;
-  cb.on_event = [&](std::string_view data) -> Awaitable<void> {
+  cb.on_event = [&](std::string_view data) {
     // Only the usage chunk needs a real parse; content deltas are counted
     // with a cheap scan (this runs for every token of every stream).
-    if (str::contains(data, "\"usage\"") && !str::contains(data, "\"usage\":null")) {
+    const auto facts = gateway::inspect_chunk(data);
+    if (facts.has_usage) {
       bool usage_only = false;
       if (take_usage_chunk(ctx, data, usage_only)) {
         st.got_usage = true;
-        if (usage_only && !client_wants_usage) co_return;  // the client did not ask for it
+        if (usage_only && !client_wants_usage) return;  // the client did not ask for it
       }
     }
-    pending_chars += delta_text_chars(data);
+    pending_chars += facts.text_chars;
     pending.append("data: ").append(data).append("\n\n");
-    co_return;
   };
   cb.on_flush = [&]() -> Awaitable<void> {
     if (pending.empty()) {

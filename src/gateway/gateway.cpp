@@ -19,6 +19,8 @@
 
 #include <algorithm>
 #include <array>
+#include <functional>
+#include <memory>
 #include <type_traits>
 #include <unordered_map>
 
@@ -132,6 +134,24 @@ class CancelHook {
 // Bodies up to this size are copied behind the request head and sent as one
 // buffer; larger ones go out in place, in a gathered write.
 constexpr std::size_t kCopyBodyBytes = 16 * 1024;
+
+// What a stream's body is read into. Not a vector<char>: each size it grows
+// to would be zero-filled first, to be overwritten by the read.
+class RelayBuffer {
+ public:
+  char* data() { return bytes_.get(); }
+  std::size_t size() const { return size_; }
+  // Drops the contents.
+  void resize(std::size_t n) {
+    if (n == size_) return;
+    bytes_.reset(n ? new char[n] : nullptr);
+    size_ = n;
+  }
+
+ private:
+  std::unique_ptr<char[]> bytes_;
+  std::size_t size_ = 0;
+};
 
 void io_failure(Gateway::Exchange& x, const beast::error_code& ec, const char* what) {
   if (x.cancel && x.cancel->cancelled()) {
@@ -318,7 +338,8 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
   // one client write carry many events; events that came with the head are
   // taken in one go. A JSON answer is read straight into body_out, which it
   // ends up in anyway (no buffer, no copy).
-  std::vector<char> relay_buf(relay ? std::clamp<std::size_t>(c.buffer.size(), kRelayIdle, kRelayBurst) : 0);
+  RelayBuffer relay_buf;
+  if (relay) relay_buf.resize(std::clamp<std::size_t>(c.buffer.size(), kRelayIdle, kRelayBurst));
   constexpr std::size_t kJsonStep = 4096, kJsonMaxStep = 64 * 1024;
   // Held events go out before any wait on the socket: only the end of the
   // body, when it has already arrived (a chunked body's last chunk), is
@@ -379,6 +400,15 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
       c.close();
       co_return;
     }
+    // An upstream may echo our key inside an event (an error chunk): scrub
+    // it like any other body. Looked for once in what this read brought;
+    // only an event that did not lie whole in it (it began in an earlier
+    // read, or spans lines) is looked at on its own.
+    const std::string_view read(buf, n);
+    const bool read_echoes = echoes_key(read);
+    auto in_read = [&read](std::string_view d) {
+      return std::less_equal<>()(read.data(), d.data()) && std::less_equal<>()(d.data() + d.size(), read.data() + read.size());
+    };
     for (const auto& e : events) {
       if (x.done) break;
       if (e.data == "[DONE]") {
@@ -386,12 +416,10 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
         break;
       }
       try {
-        // An upstream may echo our key inside an event (an error chunk):
-        // scrub it like any other body. One memmem per key per event.
-        if (echoes_key(e.data)) {
-          co_await cb->on_event(redact(e.data));
+        if ((read_echoes || !in_read(e.data)) && echoes_key(e.data)) {
+          cb->on_event(redact(e.data));
         } else {
-          co_await cb->on_event(e.data);
+          cb->on_event(e.data);
         }
       } catch (...) {
         x.callback_error = std::current_exception();
@@ -405,15 +433,11 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
       held = x.done || p.is_done();
       if (!held && !co_await flush()) co_return;
     }
-    events.clear();
     if (burst && relay_buf.size() < kRelayBurst) {
       relay_buf.resize(kRelayBurst);
       c.buffer.reserve(kRelayBurst);
     } else if (!burst) {
-      if (relay_buf.size() > kRelayIdle) {
-        relay_buf.resize(kRelayIdle);
-        relay_buf.shrink_to_fit();
-      }
+      if (relay_buf.size() > kRelayIdle) relay_buf.resize(kRelayIdle);
       // Also the room of the read that brought the head (and events with
       // it); what it may still hold is a few bytes of chunk framing.
       if (c.buffer.capacity() > kRelayIdle) c.buffer.shrink_to_fit();

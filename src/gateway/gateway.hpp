@@ -65,7 +65,10 @@ struct UpstreamReply {
 // What stream() calls while relaying. on_open runs once, when the upstream
 // answered 200 (begin the client's response there); on_event once per SSE
 // event, in order, before the next byte is read from the upstream; an
-// exception from either (client gone) closes the upstream and propagates.
+// exception from any of them (client gone) closes the upstream and
+// propagates. on_event is a plain call, not a coroutine: it runs for every
+// token of every stream, so it only looks at the event and keeps what it
+// relays (`data` is gone after it returns); writing is on_flush's.
 //
 // on_flush (optional) runs after the events completed by one upstream read
 // were all given to on_event: a caller that buffers in on_event writes
@@ -81,7 +84,7 @@ struct UpstreamReply {
 // head, events and end in one write.
 struct StreamCallbacks {
   std::function<http::Awaitable<void>()> on_open;
-  std::function<http::Awaitable<void>(std::string_view data)> on_event;
+  std::function<void(std::string_view data)> on_event;
   std::function<http::Awaitable<void>()> on_flush;
 };
 

@@ -7,6 +7,37 @@
 namespace osprey::gateway {
 
 void SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
+  out.clear();
+  // The last call's events are gone: drop their storage, all but that of
+  // the event still being built.
+  if (owned_) {
+    if (store_.size() > 1) {
+      std::string keep = std::move(*owned_);
+      store_.clear();
+      owned_ = &store_.emplace_back(std::move(keep));
+    }
+    current_.data = *owned_;
+  } else {
+    store_.clear();
+  }
+  try {
+    scan(bytes, out);
+  } catch (...) {
+    // Broken beyond use (the caller drops the stream): let nothing point
+    // into bytes that are about to go.
+    out.clear();
+    partial_.clear();
+    current_ = SseEvent{};
+    has_data_ = skip_lf_ = false;
+    owned_ = nullptr;
+    store_.clear();
+    throw;
+  }
+  // What this call leaves unfinished must outlive `bytes`.
+  if (has_data_ && !owned_) own_data();
+}
+
+void SseParser::scan(std::string_view bytes, std::vector<SseEvent>& out) {
   std::size_t i = 0;
   if (skip_lf_ && !bytes.empty()) {
     if (bytes[0] == '\n') i = 1;
@@ -35,7 +66,8 @@ void SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
       line(bytes.substr(i, j - i), out);  // fast path: the whole line is in this read
     } else {
       partial_.append(bytes.substr(i, j - i));
-      std::string l = std::move(partial_);
+      // Stored: the event's data may end up a view of it.
+      std::string& l = store_.emplace_back(std::move(partial_));
       partial_.clear();
       line(l, out);
     }
@@ -50,11 +82,18 @@ void SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
   }
 }
 
+void SseParser::own_data() {
+  if (owned_) return;
+  owned_ = &store_.emplace_back(current_.data);
+  current_.data = *owned_;
+}
+
 void SseParser::line(std::string_view l, std::vector<SseEvent>& out) {
   if (l.empty()) {
     if (has_data_) out.push_back(std::move(current_));
     current_ = SseEvent{};
     has_data_ = false;
+    owned_ = nullptr;  // its storage stays until the next feed()
     return;
   }
   if (l.front() == ':') return;  // comment / keep-alive
@@ -66,9 +105,16 @@ void SseParser::line(std::string_view l, std::vector<SseEvent>& out) {
     if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   }
   if (field == "data") {
-    if (has_data_) current_.data += '\n';
-    current_.data.append(value);
-    has_data_ = true;
+    if (!has_data_) {
+      current_.data = value;  // a view of this line, wherever it lies
+      has_data_ = true;
+    } else {
+      if (current_.data.size() + 1 + value.size() > max_event_bytes_) throw std::length_error("SSE event too large");
+      own_data();
+      owned_->push_back('\n');
+      owned_->append(value);
+      current_.data = *owned_;
+    }
     if (current_.data.size() > max_event_bytes_) throw std::length_error("SSE event too large");
   } else if (field == "event") {
     current_.event.assign(value);

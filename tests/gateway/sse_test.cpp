@@ -7,10 +7,22 @@
 namespace osprey::gateway {
 namespace {
 
-std::vector<SseEvent> parse_all(std::string_view text) {
-  SseParser p;
+// An event copied out of the parser (its data view lasts one feed()).
+struct Event {
+  std::string event, data, id;
+};
+
+// Feeds `bytes` and appends copies of the events it completes to `all`.
+void feed_into(SseParser& p, std::string_view bytes, std::vector<Event>& all) {
   std::vector<SseEvent> out;
-  p.feed(text, out);
+  p.feed(bytes, out);
+  for (const auto& e : out) all.push_back({e.event, std::string(e.data), e.id});
+}
+
+std::vector<Event> parse_all(std::string_view text) {
+  SseParser p;
+  std::vector<Event> out;
+  feed_into(p, text, out);
   return out;
 }
 
@@ -34,11 +46,16 @@ TEST(SseParser, MultiLineDataAndLineEndings) {
 TEST(SseParser, IncompleteEventIsHeldBack) {
   SseParser p;
   std::vector<SseEvent> out;
-  p.feed("data: [DO", out);
+  // Each feed() replaces what the last one gave; the bytes it was given
+  // may be gone before the event completes.
+  std::string read = "data: [DO";
+  p.feed(read, out);
   EXPECT_TRUE(out.empty());
-  p.feed("NE]\n", out);
+  read = "NE]\n";
+  p.feed(read, out);
   EXPECT_TRUE(out.empty());
-  p.feed("\n", out);
+  read.assign("\n\0\0\0", 4);  // the same buffer, overwritten
+  p.feed(std::string_view(read).substr(0, 1), out);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].data, "[DONE]");
 }
@@ -62,10 +79,10 @@ TEST(SseParser, EverySplitPointGivesTheSameEvents) {
   for (std::size_t i = 0; i <= kStream.size(); ++i) {
     for (std::size_t j = i; j <= kStream.size(); ++j) {
       SseParser p;
-      std::vector<SseEvent> out;
-      p.feed(std::string_view(kStream).substr(0, i), out);
-      p.feed(std::string_view(kStream).substr(i, j - i), out);
-      p.feed(std::string_view(kStream).substr(j), out);
+      std::vector<Event> out;
+      feed_into(p, std::string_view(kStream).substr(0, i), out);
+      feed_into(p, std::string_view(kStream).substr(i, j - i), out);
+      feed_into(p, std::string_view(kStream).substr(j), out);
       ASSERT_EQ(out.size(), whole.size()) << i << "," << j;
       for (std::size_t k = 0; k < out.size(); ++k) {
         EXPECT_EQ(out[k].data, whole[k].data) << i << "," << j;
@@ -77,8 +94,13 @@ TEST(SseParser, EverySplitPointGivesTheSameEvents) {
 
 TEST(SseParser, ByteByByte) {
   SseParser p;
-  std::vector<SseEvent> out;
-  for (char c : kStream) p.feed(std::string_view(&c, 1), out);
+  std::vector<Event> out;
+  // One reused byte of buffer, as a socket read into the same buffer.
+  char buf;
+  for (char c : kStream) {
+    buf = c;
+    feed_into(p, std::string_view(&buf, 1), out);
+  }
   EXPECT_EQ(out.size(), 4u);
   EXPECT_EQ(out.back().data, "[DONE]");
 }
@@ -94,11 +116,12 @@ TEST(SseParser, RandomGarbageNeverCrashesAndIsBounded) {
       for (std::size_t i = 0; i < junk.size();) {
         std::size_t n = 1 + rng() % 64;
         p.feed(std::string_view(junk).substr(i, n), out);
+        for (const auto& e : out) EXPECT_LE(e.data.size(), 4096u);
         i += n;
       }
     } catch (const std::length_error&) {
+      EXPECT_TRUE(out.empty());
     }
-    for (const auto& e : out) EXPECT_LE(e.data.size(), 4096u);
   }
 }
 
@@ -112,6 +135,11 @@ TEST(SseParser, OversizedEventThrows) {
         for (int i = 0; i < 50; ++i) q.feed("data: xxxx\n", out);
       },
       std::length_error);
+  // A throw leaves nothing behind: the parser starts afresh.
+  EXPECT_TRUE(out.empty());
+  q.feed("data: ok\n\n", out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].data, "ok");
 }
 
 }  // namespace
