@@ -257,6 +257,9 @@ Awaitable<Response> stream_chat(Context& ctx, gateway::Gateway& gw, std::string 
       }
     }
     pending_chars += facts.text_chars;
+    // Room for a read's worth of events at once (the string would grow
+    // through 8 sizes to hold a typical 4 KiB burst); gone after the write.
+    if (pending.empty()) pending.reserve(4096);
     pending.append("data: ").append(data).append("\n\n");
   };
   cb.on_flush = [&]() -> Awaitable<void> {

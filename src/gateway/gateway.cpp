@@ -330,7 +330,6 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
   }
 
   SseParser sse(cfg_.max_response_bytes);
-  std::vector<SseEvent> events;
   // A relayed stream may stay open for minutes (10k of them): while it waits
   // for the next event its buffers are small (1 KiB, and the connection's
   // read buffer released). When a read fills the buffer, more is probably
@@ -392,14 +391,6 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
     const bool burst = n == room || (!from_buffer && raw >= read_room);
     const char* buf = relay_buf.data();
     if (n == 0) continue;
-    try {
-      sse.feed(std::string_view(buf, n), events);
-    } catch (const std::length_error&) {
-      x.fail = Fail::too_large;
-      x.detail = "an upstream SSE event exceeds gateway.max_response_bytes";
-      c.close();
-      co_return;
-    }
     // An upstream may echo our key inside an event (an error chunk): scrub
     // it like any other body. Looked for once in what this read brought;
     // only an event that did not lie whole in it (it began in an earlier
@@ -409,11 +400,13 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
     auto in_read = [&read](std::string_view d) {
       return std::less_equal<>()(read.data(), d.data()) && std::less_equal<>()(d.data() + d.size(), read.data() + read.size());
     };
-    for (const auto& e : events) {
-      if (x.done) break;
+    bool any_event = false;
+    auto relay_event = [&](const SseEvent& e) {
+      any_event = true;
+      if (x.done || x.callback_error) return;
       if (e.data == "[DONE]") {
         x.done = true;
-        break;
+        return;
       }
       try {
         if ((read_echoes || !in_read(e.data)) && echoes_key(e.data)) {
@@ -423,13 +416,23 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
         }
       } catch (...) {
         x.callback_error = std::current_exception();
-        c.close();
-        co_return;
       }
+    };
+    try {
+      sse.feed(read, relay_event);
+    } catch (const std::length_error&) {
+      x.fail = Fail::too_large;
+      x.detail = "an upstream SSE event exceeds gateway.max_response_bytes";
+      c.close();
+      co_return;
+    }
+    if (x.callback_error) {
+      c.close();
+      co_return;
     }
     // The events that came with [DONE] or the body's end are held for the
     // caller, which writes them with the end of its response (gateway.hpp).
-    if (!events.empty() && cb->on_flush) {
+    if (any_event && cb->on_flush) {
       held = x.done || p.is_done();
       if (!held && !co_await flush()) co_return;
     }

@@ -6,8 +6,7 @@
 
 namespace osprey::gateway {
 
-void SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
-  out.clear();
+void SseParser::feed(std::string_view bytes, Sink sink) {
   // The last call's events are gone: drop their storage, all but that of
   // the event still being built.
   if (owned_) {
@@ -21,11 +20,10 @@ void SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
     store_.clear();
   }
   try {
-    scan(bytes, out);
+    scan(bytes, sink);
   } catch (...) {
-    // Broken beyond use (the caller drops the stream): let nothing point
-    // into bytes that are about to go.
-    out.clear();
+    // Broken beyond use (the caller drops the stream), or the caller's
+    // failure: let nothing point into bytes that are about to go.
     partial_.clear();
     current_ = SseEvent{};
     has_data_ = skip_lf_ = false;
@@ -37,7 +35,7 @@ void SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
   if (has_data_ && !owned_) own_data();
 }
 
-void SseParser::scan(std::string_view bytes, std::vector<SseEvent>& out) {
+void SseParser::scan(std::string_view bytes, Sink sink) {
   std::size_t i = 0;
   if (skip_lf_ && !bytes.empty()) {
     if (bytes[0] == '\n') i = 1;
@@ -63,13 +61,13 @@ void SseParser::scan(std::string_view bytes, std::vector<SseEvent>& out) {
       return;
     }
     if (partial_.empty()) {
-      line(bytes.substr(i, j - i), out);  // fast path: the whole line is in this read
+      line(bytes.substr(i, j - i), sink);  // fast path: the whole line is in this read
     } else {
       partial_.append(bytes.substr(i, j - i));
       // Stored: the event's data may end up a view of it.
       std::string& l = store_.emplace_back(std::move(partial_));
       partial_.clear();
-      line(l, out);
+      line(l, sink);
     }
     if (bytes[j] == '\r') {
       if (j + 1 < bytes.size()) {
@@ -88,9 +86,9 @@ void SseParser::own_data() {
   current_.data = *owned_;
 }
 
-void SseParser::line(std::string_view l, std::vector<SseEvent>& out) {
+void SseParser::line(std::string_view l, Sink sink) {
   if (l.empty()) {
-    if (has_data_) out.push_back(std::move(current_));
+    if (has_data_) sink.call(sink.target, current_);
     current_ = SseEvent{};
     has_data_ = false;
     owned_ = nullptr;  // its storage stays until the next feed()

@@ -5,9 +5,8 @@
 // cut in half. feed() gives the events completed by the new bytes.
 //
 //   SseParser p;
-//   std::vector<SseEvent> events;
-//   p.feed(chunk, events);            // for each chunk read from the socket
-//   for (auto& e : events) relay(e.data);
+//   // for each chunk read from the socket:
+//   p.feed(chunk, [&](const SseEvent& e) { relay(e.data); });
 //
 // Lines end with LF, CRLF or CR. "data:" lines are joined with '\n'; a
 // leading space after the colon is dropped; lines starting with ':' are
@@ -21,12 +20,13 @@
 // stream's events nearly always do), else into the parser's own storage.
 // So the views hold until the next feed() call, and no longer than those
 // bytes: use or copy the events before reading more into the same buffer.
+// Nor a container of events: each goes to the callback as it completes.
 
 #include <cstddef>
 #include <list>
 #include <string>
 #include <string_view>
-#include <vector>
+#include <type_traits>
 
 namespace osprey::gateway {
 
@@ -40,13 +40,23 @@ class SseParser {
  public:
   explicit SseParser(std::size_t max_event_bytes = 8 * 1024 * 1024) : max_event_bytes_(max_event_bytes) {}
 
-  // Replaces `out`'s contents with the events these bytes complete. After
-  // a throw, `out` is empty and the parser starts afresh.
-  void feed(std::string_view bytes, std::vector<SseEvent>& out);
+  // Calls on_event(const SseEvent&) for each event these bytes complete,
+  // in order. After a throw (its own length_error, or one from on_event),
+  // the parser starts afresh.
+  template <class F>
+  void feed(std::string_view bytes, F&& on_event) {
+    using Fn = std::remove_reference_t<F>;
+    feed(bytes, Sink{&on_event, [](void* f, const SseEvent& e) { (*static_cast<Fn*>(f))(e); }});
+  }
 
  private:
-  void scan(std::string_view bytes, std::vector<SseEvent>& out);
-  void line(std::string_view l, std::vector<SseEvent>& out);
+  struct Sink {
+    void* target;
+    void (*call)(void* target, const SseEvent& e);
+  };
+  void feed(std::string_view bytes, Sink sink);
+  void scan(std::string_view bytes, Sink sink);
+  void line(std::string_view l, Sink sink);
   // Makes the event being built own its data (it grows, or outlives the
   // bytes it points into).
   void own_data();

@@ -30,15 +30,13 @@ constexpr std::size_t kLimit = 4096;
 
 bool feed_split(std::string_view text, const std::vector<std::size_t>& cuts, std::vector<Event>& all) {
   SseParser p(kLimit);
-  std::vector<SseEvent> out;
   std::string buf;
   auto feed = [&](std::string_view piece) {
     buf.assign(piece);
-    p.feed(buf, out);
-    for (const auto& e : out) {
+    p.feed(buf, [&all](const SseEvent& e) {
       if (e.data.size() > kLimit) std::abort();
       all.push_back({e.event, std::string(e.data), e.id});
-    }
+    });
     buf.assign(buf.size(), '\xff');
   };
   try {

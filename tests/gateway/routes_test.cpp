@@ -492,6 +492,38 @@ TEST_F(GatewayTest, UpstreamEchoOfTheKeyIsRedacted) {
   EXPECT_NE(r.res.body().find("[REDACTED]"), std::string::npos);
 }
 
+// In a stream the key is looked for once per upstream read, and on its own
+// in an event that did not lie whole in one read: an echo split between
+// two reads is scrubbed too.
+TEST_F(GatewayTest, StreamEchoOfTheKeyIsRedactedWhereverItFalls) {
+  auto gate = std::make_shared<std::atomic<bool>>(false);
+  up->on([gate](const RecordedRequest& r) {
+    const std::string key = r.header("authorization").substr(7);
+    const std::string split = sse(content_chunk("second " + key));
+    const std::size_t cut = split.find(key) + key.size() / 2;
+    Script s;
+    s.push_back({Action::send, FakeUpstream::sse_head() + FakeUpstream::chunk(sse(content_chunk("first " + key)))});
+    s.push_back({Action::gate, {}, 0, gate});
+    s.push_back({Action::send, FakeUpstream::chunk(split.substr(0, cut))});
+    s.push_back({Action::delay, {}, 50});  // its own read
+    s.push_back({Action::send, FakeUpstream::chunk(split.substr(cut))});
+    s.push_back({Action::delay, {}, 50});
+    s.push_back({Action::send, FakeUpstream::chunk(sse(content_chunk("clean")) + "data: [DONE]\n\n") + FakeUpstream::last_chunk()});
+    return s;
+  });
+  gateway::Gateway gw(cfg);
+  FakeSink sink;
+  sink.on_write = [&](std::string_view) { gate->store(true); };
+  chat(gw, kStreamBody, &sink);
+  EXPECT_FALSE(up->gate_timed_out);
+  const std::string all = sink.all();
+  EXPECT_EQ(all.find(kServerKey), std::string::npos) << all;
+  EXPECT_EQ(all.find(kServerKey.substr(0, kServerKey.size() / 2)), std::string::npos) << all;
+  EXPECT_NE(all.find(sse(content_chunk("first [REDACTED]"))), std::string::npos) << all;
+  EXPECT_NE(all.find(sse(content_chunk("second [REDACTED]"))), std::string::npos) << all;
+  EXPECT_NE(all.find(sse(content_chunk("clean"))), std::string::npos) << all;
+}
+
 TEST_F(GatewayTest, SecondKeyTakesOverAfter401And429) {
   cfg.api_keys = {"sk-first-key-aaaaaaaaaaaa", "sk-second-key-bbbbbbbbbbb"};
   up->on([](const RecordedRequest& r) {
