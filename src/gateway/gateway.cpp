@@ -19,16 +19,16 @@
 
 #include <algorithm>
 #include <array>
-#include <functional>
 #include <memory>
+#include <optional>
 #include <type_traits>
 #include <unordered_map>
 
 #include "common/log.hpp"
 #include "common/strings.hpp"
+#include "gateway/event_relay.hpp"
 #include "gateway/request_head.hpp"
 #include "gateway/retry.hpp"
-#include "gateway/sse.hpp"
 #include "gateway/upstream_error.hpp"
 #include "gateway/upstream_parser.hpp"
 #include "http/nonblocking.hpp"
@@ -329,7 +329,8 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
     if (c.buffer.size() == 0) c.buffer.shrink_to_fit();
   }
 
-  SseParser sse(cfg_.max_response_bytes);
+  std::optional<EventRelay> events;
+  if (relay) events.emplace(*this, *cb, cfg_.max_response_bytes);
   // A relayed stream may stay open for minutes (10k of them): while it waits
   // for the next event its buffers are small (1 KiB, and the connection's
   // read buffer released). When a read fills the buffer, more is probably
@@ -389,50 +390,25 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
     // at once, and they say nothing of what follows (10k streams opening
     // together must not each grow their buffers).
     const bool burst = n == room || (!from_buffer && raw >= read_room);
-    const char* buf = relay_buf.data();
     if (n == 0) continue;
-    // An upstream may echo our key inside an event (an error chunk): scrub
-    // it like any other body. Looked for once in what this read brought;
-    // only an event that did not lie whole in it (it began in an earlier
-    // read, or spans lines) is looked at on its own.
-    const std::string_view read(buf, n);
-    const bool read_echoes = echoes_key(read);
-    auto in_read = [&read](std::string_view d) {
-      return std::less_equal<>()(read.data(), d.data()) && std::less_equal<>()(d.data() + d.size(), read.data() + read.size());
-    };
-    bool any_event = false;
-    auto relay_event = [&](const SseEvent& e) {
-      any_event = true;
-      if (x.done || x.callback_error) return;
-      if (e.data == "[DONE]") {
-        x.done = true;
-        return;
-      }
-      try {
-        if ((read_echoes || !in_read(e.data)) && echoes_key(e.data)) {
-          cb->on_event(redact(e.data));
-        } else {
-          cb->on_event(e.data);
-        }
-      } catch (...) {
-        x.callback_error = std::current_exception();
-      }
-    };
+    std::size_t completed = 0;
     try {
-      sse.feed(read, relay_event);
+      completed = events->feed(std::string_view(relay_buf.data(), n));
     } catch (const std::length_error&) {
       x.fail = Fail::too_large;
       x.detail = "an upstream SSE event exceeds gateway.max_response_bytes";
       c.close();
       co_return;
     }
-    if (x.callback_error) {
+    x.done = events->done();
+    if (events->error()) {
+      x.callback_error = events->error();
       c.close();
       co_return;
     }
     // The events that came with [DONE] or the body's end are held for the
     // caller, which writes them with the end of its response (gateway.hpp).
-    if (any_event && cb->on_flush) {
+    if (completed > 0 && cb->on_flush) {
       held = x.done || p.is_done();
       if (!held && !co_await flush()) co_return;
     }

@@ -25,6 +25,9 @@ namespace osprey::gwtest {
 
 inline const std::string kServerKey = "sk-test-server-key-0123456789abcdef";
 inline const std::string kClientKey = "osk-client-key-must-not-be-forwarded";
+inline const std::string kChatBody = R"({"model":"gpt-test","messages":[{"role":"user","content":"Say hello"}]})";
+inline const std::string kStreamBody =
+    R"({"model":"gpt-test","stream":true,"messages":[{"role":"user","content":"Say hello"}]})";
 
 inline std::string temp_dir() {
   char tmpl[] = "/tmp/osprey-gw-XXXXXX";
