@@ -1,6 +1,7 @@
 #include "gateway/chat_chunk.hpp"
 
-#include <algorithm>
+#include <cstdint>
+#include <cstring>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -12,73 +13,81 @@ namespace {
 
 bool blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-// Counts the characters of the string bytes [s, end) into `chars`.
-void count_string(const char* s, const char* end, std::size_t& chars) {
-  while (s < end) {
-    if (*s == '\\') {
-      const std::ptrdiff_t len = s + 1 < end && s[1] == 'u' ? 6 : 2;  // \uXXXX or \n, \", ...
-      s += std::min(len, end - s);
+// True when the byte at p is escaped: an odd run of backslashes before it.
+bool escaped_at(const char* begin, const char* p) {
+  std::size_t run = 0;
+  while (p > begin && p[-1] == '\\') --p, ++run;
+  return run % 2 == 1;
+}
+
+// The characters of the string value that starts at s (after its opening
+// quote), up to its closing quote or `end`: an escape counts once (\uXXXX
+// too), a UTF-8 sequence once.
+std::size_t count_string(const char* s, const char* end) {
+  std::size_t chars = 0;
+  int hex = 0;  // \u's digits still to skip
+  for (; s < end; ++s) {
+    const char c = *s;
+    if (c == '"') break;
+    if (c == '\\') {
       ++chars;
+      hex = 0;
+      if (s + 1 < end && *++s == 'u') hex = 4;
       continue;
     }
-    if ((static_cast<unsigned char>(*s) & 0xC0) != 0x80) ++chars;  // not a UTF-8 continuation byte
-    ++s;
+    if (hex > 0) {
+      --hex;
+      continue;
+    }
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++chars;  // not a UTF-8 continuation byte
+  }
+  return chars;
+}
+
+// If a key that matters starts at the quote q (not escaped: in valid JSON
+// an escaped quote is inside a string), takes what its value says. In
+// valid JSON a real quote, then "usage", "content" or "arguments" and a
+// quote, then a colon, can only be that key: inside a string both quotes
+// would be escaped, and a string that closes at the first quote is never
+// followed by letters.
+enum class Key { none, usage, content, arguments };
+
+// Which key that matters the bytes at q spell, quotes included.
+inline Key key_at(const char* q, const char* end) {
+  const auto is = [&](const char* k, std::size_t n) {  // n constant: the memcmp is inlined
+    return static_cast<std::size_t>(end - q) >= n && std::memcmp(q, k, n) == 0;
+  };
+  if (q + 1 >= end) return Key::none;
+  switch (q[1]) {
+    case 'u': return is("\"usage\"", 7) ? Key::usage : Key::none;
+    case 'c': return is("\"content\"", 9) ? Key::content : Key::none;
+    case 'a': return is("\"arguments\"", 11) ? Key::arguments : Key::none;
+    default: return Key::none;
   }
 }
 
-// Takes the chunk's unescaped quotes in order: each pair bounds a string;
-// a string followed by ':' is a key, and tells what its value means.
-class Walk {
- public:
-  Walk(const char* end) : end_(end) {}
-
-  void quote(const char* q) {
-    if (!in_string_) {
-      in_string_ = true;
-      start_ = q + 1;
-      return;
-    }
-    in_string_ = false;
-    if (counting_) {  // the value of a "content" or "arguments" key
-      counting_ = false;
-      count_string(start_, q, facts.text_chars);
-      return;
-    }
-    const char* colon = q + 1;
-    while (colon < end_ && blank(*colon)) ++colon;
-    if (colon == end_ || *colon != ':') return;  // a value, not a key
-    const char* value = colon + 1;
-    while (value < end_ && blank(*value)) ++value;
-    if (value == end_) return;
-    const std::string_view key(start_, static_cast<std::size_t>(q - start_));
-    if (key == "usage") {
-      if (*value == '{') facts.has_usage = true;
-    } else if (*value == '"' && (key == "content" || key == "arguments")) {
-      counting_ = true;
-    }
+// What the value of the key that starts at q (the quote is not escaped)
+// says. In valid JSON a real quote, then "usage", "content" or
+// "arguments" and a quote, then a colon, can only be that key: inside a
+// string both quotes would be escaped, and a string that closes at the
+// first quote is never followed by letters.
+void take_key(const char* begin, const char* end, const char* q, Key key, ChunkFacts& f) {
+  if (escaped_at(begin, q)) return;
+  const char* colon = q + (key == Key::usage ? 7 : key == Key::content ? 9 : 11);
+  while (colon < end && blank(*colon)) ++colon;
+  if (colon == end || *colon != ':') return;  // a value, not a key
+  const char* value = colon + 1;
+  while (value < end && blank(*value)) ++value;
+  if (value == end) return;
+  if (key == Key::usage) {
+    if (*value == '{') f.has_usage = true;
+  } else if (*value == '"') {
+    f.text_chars += count_string(value + 1, end);
   }
-  bool in_string() const { return in_string_; }
+}
 
-  ChunkFacts facts;
-
- private:
-  const char* end_;
-  const char* start_ = nullptr;
-  bool in_string_ = false;
-  bool counting_ = false;
-};
-
-// Byte by byte from `s` to `to`; true when an escape at its end covers
-// the byte after `to`.
-bool walk_bytes(Walk& w, const char* s, const char* to) {
-  for (; s < to; ++s) {
-    if (*s == '\\' && w.in_string()) {
-      if (++s == to) return true;  // the escaped character
-    } else if (*s == '"') {
-      w.quote(s);
-    }
-  }
-  return false;
+inline void at_quote(const char* begin, const char* end, const char* q, ChunkFacts& f) {
+  if (const Key k = key_at(q, end); k != Key::none) take_key(begin, end, q, k, f);
 }
 
 }  // namespace
@@ -86,43 +95,54 @@ bool walk_bytes(Walk& w, const char* s, const char* to) {
 namespace detail {
 
 ChunkFacts inspect_chunk_bytewise(std::string_view data) {
-  Walk w(data.data() + data.size());
-  walk_bytes(w, data.data(), data.data() + data.size());
-  return w.facts;
+  ChunkFacts f;
+  const char* const begin = data.data();
+  const char* const end = begin + data.size();
+  for (const char* p = begin; p < end; ++p)
+    if (*p == '"') at_quote(begin, end, p, f);
+  return f;
 }
 
 }  // namespace detail
 
 ChunkFacts inspect_chunk(std::string_view data) {
+  ChunkFacts f;
+  const char* const begin = data.data();
+  const char* const end = begin + data.size();
+  const char* p = begin;
 #if defined(__SSE2__)
-  // 16 bytes at a time: where a block has no backslash, its quotes are all
-  // real and are taken from a bit mask; a block with one is walked byte by
-  // byte. About twice as fast as a memchr per quote on relayed chunks.
-  const char* p = data.data();
-  const char* const end = p + data.size();
-  Walk w(end);
-  bool escaped = false;  // the last block ended in a backslash: its first byte is taken
-  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
-  for (; end - p >= 16; p += 16) {
-    const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const unsigned keep = escaped ? ~1u : ~0u;
-    unsigned quotes = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(block, quote))) & keep;
-    if (static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(block, backslash))) & keep) {
-      escaped = walk_bytes(w, escaped ? p + 1 : p, p + 16);
-      continue;
-    }
-    escaped = false;
-    while (quotes) {
-      w.quote(p + __builtin_ctz(quotes));
-      quotes &= quotes - 1;
-    }
+  // 16 places at a time: a quote, then the key's first letter, then a
+  // quote 6, 8 or 10 bytes on (the lengths of "usage", "content" and
+  // "arguments" with their opening quote), is a candidate; only candidates
+  // are looked at, a few per chunk ("created" and "choices" pass too).
+  const __m128i quote = _mm_set1_epi8('"');
+  auto eq = [](const char* x, __m128i v) {
+    return _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x)), v);
+  };
+  const __m128i u = _mm_set1_epi8('u'), c = _mm_set1_epi8('c'), a = _mm_set1_epi8('a');
+  // Bit i: a candidate at x + i. Reads x[0, 26).
+  auto candidates = [&](const char* x) {
+    const __m128i first = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + 1));
+    const __m128i keys = _mm_or_si128(
+        _mm_or_si128(_mm_and_si128(_mm_cmpeq_epi8(first, u), eq(x + 6, quote)),
+                     _mm_and_si128(_mm_cmpeq_epi8(first, c), eq(x + 8, quote))),
+        _mm_and_si128(_mm_cmpeq_epi8(first, a), eq(x + 10, quote)));
+    return static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(eq(x, quote), keys)));
+  };
+  for (; end - p >= 16 + 10; p += 16)
+    for (unsigned m = candidates(p); m; m &= m - 1) at_quote(begin, end, p + __builtin_ctz(m), f);
+  if (end - begin >= 16 + 10 && end - p > 10) {
+    // The rest but the last 10 bytes, in one block that overlaps the one
+    // before (its first p - last places were taken there).
+    const char* last = end - 26;
+    for (unsigned m = candidates(last) & ~((1u << (p - last)) - 1); m; m &= m - 1)
+      at_quote(begin, end, last + __builtin_ctz(m), f);
+    p = end - 10;
   }
-  if (escaped && p < end) ++p;
-  walk_bytes(w, p, end);
-  return w.facts;
-#else
-  return detail::inspect_chunk_bytewise(data);
 #endif
+  for (; p < end; ++p)
+    if (*p == '"') at_quote(begin, end, p, f);
+  return f;
 }
 
 }  // namespace osprey::gateway

@@ -7,9 +7,10 @@
 //   if (f.has_usage) ...parse it properly (json_scan)...
 //   chars_relayed += f.text_chars;  // for a token estimate
 //
-// It walks the chunk's JSON strings (each pair of unescaped quotes bounds
-// one; a backslash inside one escapes the next byte); a string followed by
-// ':' is a key.
+// It looks only where a key that matters can be: at each quote that
+// "usage", "content" or "arguments", a quote and a colon follow (with SSE2,
+// 16 places at a time, by where the quotes are), and not one a backslash
+// escapes (then it is inside a string).
 // has_usage: some "usage" key has an object for its value (the caller
 // checks that it is the top-level one). text_chars: the characters of the
 // string values of "content" and "arguments" keys (message text and tool

@@ -55,7 +55,7 @@ TEST(InspectChunk, TruncatedOrHostileInputStaysInBounds) {
   }
 }
 
-// The SIMD path (16-byte blocks) against the byte-at-a-time one, on text
+// The SIMD path (16 places a block) against the byte-at-a-time one, on text
 // dense in quotes and backslashes, so that escapes fall on every position
 // of a block, across block ends included.
 TEST(InspectChunk, BlockWalkAgreesWithByteWalk) {
@@ -64,7 +64,7 @@ TEST(InspectChunk, BlockWalkAgreesWithByteWalk) {
                                 "\"content\":", "\"arguments\": ", "\"usage\":", "\\u00e9", "\"x\""};
   for (int round = 0; round < 20000; ++round) {
     std::string text;
-    const int n = static_cast<int>(rng() % 40);
+    const int n = static_cast<int>(rng() % 80);
     for (int i = 0; i < n; ++i) text += pieces[rng() % std::size(pieces)];
     text.shrink_to_fit();
     const auto a = inspect_chunk(text), b = detail::inspect_chunk_bytewise(text);
@@ -73,13 +73,27 @@ TEST(InspectChunk, BlockWalkAgreesWithByteWalk) {
   }
   // Real chunks, shifted across block boundaries by a leading blank.
   const std::string chunk = R"({"choices":[{"delta":{"content":"a \"quoted\" word\\"},"x":"\\\\"}],"usage":{"a":1}})";
-  for (std::size_t pad = 0; pad < 32; ++pad) {
+  for (std::size_t pad = 0; pad < 140; ++pad) {
     const std::string text = std::string(pad, ' ') + chunk;
     const auto a = inspect_chunk(text), b = detail::inspect_chunk_bytewise(text);
     EXPECT_TRUE(a.has_usage);
     EXPECT_EQ(a.text_chars, 16u);  // a "quoted" word\ (the escapes count once)
     EXPECT_EQ(b.text_chars, a.text_chars);
   }
+  // Runs of backslashes of every length, ending on every position of a
+  // block: whether the quote after them is real decides what follows.
+  for (std::size_t pad = 0; pad < 70; ++pad)
+    for (std::size_t run = 0; run < 6; ++run) {
+      const std::string text = std::string(pad, ' ') + R"({"x":"a)" + std::string(run, '\\') +
+                               R"(","content":"bc","usage":{}})";
+      const auto a = inspect_chunk(text), b = detail::inspect_chunk_bytewise(text);
+      ASSERT_EQ(a.has_usage, b.has_usage) << text;
+      ASSERT_EQ(a.text_chars, b.text_chars) << text;
+      if (run % 2 == 0) {
+        EXPECT_TRUE(a.has_usage) << text;
+        EXPECT_EQ(a.text_chars, 2u) << text;
+      }
+    }
 }
 
 }  // namespace
