@@ -54,6 +54,20 @@ void SseParser::scan(std::string_view bytes, Sink sink) {
   while (i < n) {
     if (lf < i) lf = next(i, '\n');
     if (cr < i) cr = next(i, '\r');
+    // The usual relayed event, whole in these bytes: "data: X\n\n" with
+    // nothing else being built. Taken at once, with what line() would do
+    // for its two lines (a few hundred instructions less per event).
+    if (lf < cr && lf + 1 < n && bytes[lf + 1] == '\n' && !has_data_ && partial_.empty() && current_.event.empty() &&
+        current_.id.empty() && bytes.compare(i, 5, "data:") == 0 && lf >= i + 5) {
+      std::size_t v = i + 5;
+      if (v < lf && bytes[v] == ' ') ++v;
+      if (lf - v > max_event_bytes_) throw std::length_error("SSE event too large");
+      current_.data = bytes.substr(v, lf - v);
+      sink.call(sink.target, current_);
+      current_.data = {};
+      i = lf + 2;
+      continue;
+    }
     std::size_t j = std::min(lf, cr);
     if (j == n) {
       partial_.append(bytes.substr(i));

@@ -10,13 +10,13 @@ bool bodyless(const Response& res) {
   return code < 200 || code == 204 || code == 304;
 }
 
-void write_head(const Response& res, std::string& out) {
+namespace {
+void write_head_impl(const Response& res, std::string& out, bool add_length, std::string_view extra) {
   std::string_view reason = res.reason();
   if (reason.empty()) reason = beast_http::obsolete_reason(res.result());
-  const bool add_length = !bodyless(res) && !chunked(res) && !has_field(res, Field::content_length);
   // Sized once, then written through a pointer: appends (a capacity check
   // and a length update each, four per field) cost more than the copying.
-  std::size_t size = 9 + 10 + 1 + reason.size() + 2 + 2 + (add_length ? 16 + 20 + 2 : 0);
+  std::size_t size = 9 + 10 + 1 + reason.size() + 2 + 2 + (add_length ? 16 + 20 + 2 : 0) + extra.size();
   for (const auto& f : res) size += f.name_string().size() + 2 + f.value().size() + 2;
   out.resize(size);
   char* p = out.data();
@@ -42,8 +42,18 @@ void write_head(const Response& res, std::string& out) {
     p = std::to_chars(p, p + 20, res.body().size()).ptr;
     put("\r\n");
   }
+  put(extra);
   put("\r\n");
   out.resize(static_cast<std::size_t>(p - out.data()));
+}
+}  // namespace
+
+void write_head(const Response& res, std::string& out) {
+  write_head_impl(res, out, !bodyless(res) && !chunked(res) && !has_field(res, Field::content_length), {});
+}
+
+void write_head(const Response& res, std::string& out, std::string_view framing_fields) {
+  write_head_impl(res, out, false, framing_fields);
 }
 
 BodyParts body_view(const Response& res, std::string& framing) {

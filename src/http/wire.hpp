@@ -24,6 +24,12 @@ namespace osprey::http {
 
 void write_head(const Response& res, std::string& out);
 
+// The same, with the body's framing fields given as written lines (e.g.
+// "Transfer-Encoding: chunked\r\n"), put after the others in place of a
+// Content-Length: a streamed response's head, without Beast rewriting
+// token lists in its fields to add them.
+void write_head(const Response& res, std::string& out, std::string_view framing_fields);
+
 // 1xx, 204 and 304 responses: no body and no Content-Length (RFC 9110 8.6).
 bool bodyless(const Response& res);
 

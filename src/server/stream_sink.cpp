@@ -57,13 +57,22 @@ http::Awaitable<void> StreamSinkImpl::begin(http::Response head) {
   started_ = true;
   head.version(version_);
   head.body().clear();
-  head.chunked(true);
   if (extra_headers)
     for (const auto& [k, v] : *extra_headers)
       if (head.find(k) == head.end()) head.set(k, v);
-  head.keep_alive(head.keep_alive() && !draining_.load());
   // Held: it leaves with the first chunk, or on its own with flush().
-  http::write_head(head, head_);
+  if (version_ == 11 && !http::has_field(head, http::Field::transfer_encoding) &&
+      !http::has_field(head, http::Field::connection) && !http::has_field(head, http::Field::content_length)) {
+    // The usual head: the framing fields written as they are, rather than
+    // through Beast's chunked() and keep_alive(), which parse and rewrite
+    // token lists (a tenth of a relayed stream's work, before).
+    http::write_head(head, head_, draining_.load() ? "Transfer-Encoding: chunked\r\nConnection: close\r\n"
+                                                   : "Transfer-Encoding: chunked\r\n");
+  } else {
+    head.chunked(true);
+    head.keep_alive(head.keep_alive() && !draining_.load());
+    http::write_head(head, head_);
+  }
   co_return;
 }
 

@@ -299,6 +299,18 @@ TEST(Wire, LengthComesFromTheBodyUnlessSetOrBodyless) {
   EXPECT_EQ(body_view(empty, framing).count, 0u);
 }
 
+TEST(Wire, FramingFieldsGoInPlaceOfALength) {
+  // A streamed response's head: its framing written by the caller, last.
+  Response res{Status::ok, 11};
+  res.set(Field::content_type, "text/event-stream");
+  res.body() = "not sent with the head";
+  std::string head;
+  write_head(res, head, "Transfer-Encoding: chunked\r\nConnection: close\r\n");
+  EXPECT_EQ(head,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+            "Connection: close\r\n\r\n");
+}
+
 TEST(Wire, ChunkedBodyIsFramedAsOneChunkAndTheLastChunk) {
   Response res{Status::ok, 11};
   res.chunked(true);
