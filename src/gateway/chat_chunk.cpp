@@ -111,33 +111,26 @@ ChunkFacts inspect_chunk(std::string_view data) {
   const char* const end = begin + data.size();
   const char* p = begin;
 #if defined(__SSE2__)
-  // 16 places at a time: a quote, then the key's first letter, then a
-  // quote 6, 8 or 10 bytes on (the lengths of "usage", "content" and
-  // "arguments" with their opening quote), is a candidate; only candidates
-  // are looked at, a few per chunk ("created" and "choices" pass too).
-  const __m128i quote = _mm_set1_epi8('"');
-  auto eq = [](const char* x, __m128i v) {
-    return _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x)), v);
-  };
-  const __m128i u = _mm_set1_epi8('u'), c = _mm_set1_epi8('c'), a = _mm_set1_epi8('a');
-  // Bit i: a candidate at x + i. Reads x[0, 26).
+  // 16 places at a time: a quote followed by the first letter of one of
+  // the keys is a candidate (a few per chunk: "created", "choices" and
+  // "chatcmpl-..." pass too), and only candidates are looked at.
+  const __m128i quote = _mm_set1_epi8('"'), u = _mm_set1_epi8('u'), c = _mm_set1_epi8('c'), a = _mm_set1_epi8('a');
+  // Bit i: a candidate at x + i. Reads x[0, 17).
   auto candidates = [&](const char* x) {
-    const __m128i first = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + 1));
-    const __m128i keys = _mm_or_si128(
-        _mm_or_si128(_mm_and_si128(_mm_cmpeq_epi8(first, u), eq(x + 6, quote)),
-                     _mm_and_si128(_mm_cmpeq_epi8(first, c), eq(x + 8, quote))),
-        _mm_and_si128(_mm_cmpeq_epi8(first, a), eq(x + 10, quote)));
-    return static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(eq(x, quote), keys)));
+    const __m128i at = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x));
+    const __m128i next = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + 1));
+    const __m128i letter = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(next, u), _mm_cmpeq_epi8(next, c)), _mm_cmpeq_epi8(next, a));
+    return static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(at, quote), letter)));
   };
-  for (; end - p >= 16 + 10; p += 16)
+  for (; end - p >= 17; p += 16)
     for (unsigned m = candidates(p); m; m &= m - 1) at_quote(begin, end, p + __builtin_ctz(m), f);
-  if (end - begin >= 16 + 10 && end - p > 10) {
-    // The rest but the last 10 bytes, in one block that overlaps the one
+  if (end - begin >= 17 && end - p > 1) {
+    // The rest but the last byte, in one block that overlaps the one
     // before (its first p - last places were taken there).
-    const char* last = end - 26;
+    const char* last = end - 17;
     for (unsigned m = candidates(last) & ~((1u << (p - last)) - 1); m; m &= m - 1)
       at_quote(begin, end, last + __builtin_ctz(m), f);
-    p = end - 10;
+    p = end - 1;
   }
 #endif
   for (; p < end; ++p)

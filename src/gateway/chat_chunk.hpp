@@ -9,7 +9,7 @@
 //
 // It looks only where a key that matters can be: at each quote that
 // "usage", "content" or "arguments", a quote and a colon follow (with SSE2,
-// 16 places at a time, by where the quotes are), and not one a backslash
+// 16 places at a time, by the quote and the letter after it), and not one a backslash
 // escapes (then it is inside a string).
 // has_usage: some "usage" key has an object for its value (the caller
 // checks that it is the top-level one). text_chars: the characters of the
