@@ -44,12 +44,6 @@ std::size_t count_string(const char* s, const char* end) {
   return chars;
 }
 
-// If a key that matters starts at the quote q (not escaped: in valid JSON
-// an escaped quote is inside a string), takes what its value says. In
-// valid JSON a real quote, then "usage", "content" or "arguments" and a
-// quote, then a colon, can only be that key: inside a string both quotes
-// would be escaped, and a string that closes at the first quote is never
-// followed by letters.
 enum class Key { none, usage, content, arguments };
 
 // Which key that matters the bytes at q spell, quotes included.
@@ -90,16 +84,19 @@ inline void at_quote(const char* begin, const char* end, const char* q, ChunkFac
   if (const Key k = key_at(q, end); k != Key::none) take_key(begin, end, q, k, f);
 }
 
+// Every quote from p on, a byte at a time.
+void scan_bytes(const char* begin, const char* end, const char* p, ChunkFacts& f) {
+  for (; p < end; ++p)
+    if (*p == '"') at_quote(begin, end, p, f);
+}
+
 }  // namespace
 
 namespace detail {
 
 ChunkFacts inspect_chunk_bytewise(std::string_view data) {
   ChunkFacts f;
-  const char* const begin = data.data();
-  const char* const end = begin + data.size();
-  for (const char* p = begin; p < end; ++p)
-    if (*p == '"') at_quote(begin, end, p, f);
+  scan_bytes(data.data(), data.data() + data.size(), data.data(), f);
   return f;
 }
 
@@ -133,8 +130,7 @@ ChunkFacts inspect_chunk(std::string_view data) {
     p = end - 1;
   }
 #endif
-  for (; p < end; ++p)
-    if (*p == '"') at_quote(begin, end, p, f);
+  scan_bytes(begin, end, p, f);
   return f;
 }
 

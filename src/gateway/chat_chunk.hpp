@@ -8,9 +8,9 @@
 //   chars_relayed += f.text_chars;  // for a token estimate
 //
 // It looks only where a key that matters can be: at each quote that
-// "usage", "content" or "arguments", a quote and a colon follow (with SSE2,
-// 16 places at a time, by the quote and the letter after it), and not one a backslash
-// escapes (then it is inside a string).
+// "usage", "content" or "arguments", a quote and a colon follow, and that
+// no backslash escapes (then it is inside a string). With SSE2 the quotes
+// followed by u, c or a are found 16 places at a time.
 // has_usage: some "usage" key has an object for its value (the caller
 // checks that it is the top-level one). text_chars: the characters of the
 // string values of "content" and "arguments" keys (message text and tool
