@@ -1,5 +1,7 @@
 #include "gateway/connection.hpp"
 
+#include <sys/socket.h>
+
 #include <openssl/ssl.h>
 
 namespace osprey::gateway {
@@ -26,6 +28,25 @@ bool Connection::more_arrived() {
   if (tls && SSL_pending(tls->native_handle()) > 0) return true;
   boost::system::error_code ec;
   return tcp().socket().available(ec) > 0 && !ec;
+}
+
+bool Connection::take_arrived(std::size_t room) {
+  if (buffer.size() > 0) return true;
+  if (tls) {
+    if (!more_arrived()) return false;
+    buffer.reserve(room);
+    return true;
+  }
+  const std::size_t had_capacity = buffer.capacity();
+  // MSG_DONTWAIT: whatever the socket's mode, nothing there is EAGAIN.
+  auto into = buffer.prepare(room);
+  const ssize_t n = ::recv(plain->socket().native_handle(), into.data(), into.size(), MSG_DONTWAIT);
+  if (n > 0) {
+    buffer.commit(static_cast<std::size_t>(n));
+    return true;
+  }
+  if (buffer.capacity() > had_capacity) buffer.shrink_to_fit();
+  return false;
 }
 
 std::shared_ptr<Connection> ConnectionPool::take(const boost::asio::any_io_executor& ex) {

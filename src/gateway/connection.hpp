@@ -43,6 +43,15 @@ struct Connection {
   // (Bytes Asio's TLS layer still holds encrypted are not seen: the answer
   // is then "no", which costs the caller a write, never a wait.)
   bool more_arrived();
+  // Makes the next read take at once what has already arrived, up to `room`
+  // bytes, and returns whether anything had (as more_arrived()). Plain TCP:
+  // one non-blocking read straight into `buffer`, which then holds it (no
+  // FIONREAD first: that was a system call per stream for a yes or no).
+  // TLS: `buffer` gets `room` free bytes if more_arrived(). Either way
+  // nothing is held when nothing came, so a connection that waits for its
+  // answer keeps its small buffer. An error or EOF met here is left to the
+  // next read, which meets it again (EOF) or as EOF (a reset, once reported).
+  bool take_arrived(std::size_t room);
 
   boost::asio::any_io_executor executor;
   std::optional<boost::beast::tcp_stream> plain;

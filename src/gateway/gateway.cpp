@@ -153,6 +153,22 @@ class RelayBuffer {
   std::size_t size_ = 0;
 };
 
+// Feeds the parser what `buffer` already holds, as Beast's read_some does
+// before it reads: true when that was enough (the parser moved on, or
+// failed: see `ec`), false when it needs bytes from the socket (then
+// read_some parses again with them). Saves an Asio operation (its
+// allocation, post and resumption) for an answer that take_arrived() or an
+// earlier read brought in whole. `used`: the bytes it took.
+bool parse_buffered(beast::flat_buffer& buffer, UpstreamParser& p, std::size_t& used, beast::error_code& ec) {
+  used = 0;
+  if (buffer.size() == 0) return false;
+  used = p.put(buffer.data(), ec);
+  buffer.consume(used);
+  if (ec != bhttp::error::need_more) return true;
+  ec = {};
+  return false;
+}
+
 void io_failure(Gateway::Exchange& x, const beast::error_code& ec, const char* what) {
   if (x.cancel && x.cancel->cancelled()) {
     x.fail = Fail::cancelled;
@@ -295,20 +311,38 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
   // The answer takes a round trip: with other requests in flight, let the
   // loop run them first rather than try a read that finds nothing (see
   // http/thread_load.hpp).
-  if (http::others_in_flight(1)) co_await asio::post(c.executor, use_awaitable);
+  const bool yielded = http::others_in_flight(1);
+  if (yielded) co_await asio::post(c.executor, use_awaitable);
   // Beast sizes each read by the buffer's free capacity (at least 512
   // bytes): room for a whole typical JSON answer (head and body) makes it
-  // one read rather than two. A stream gets a burst's room (see relay_buf
+  // one read rather than two. A stream takes a burst's worth (see relay_buf
   // below) when its answer has already arrived: a fast upstream sends its
   // head and the first events, or all of a short answer, at once. Not to
-  // wait: 10k streams waiting for their upstreams' heads would hold 16 KiB
-  // each. The room is given back below once the buffered bytes are
-  // consumed, so a stream that waits for its next event holds none of it.
+  // wait with that room: 10k streams waiting for their upstreams' heads
+  // would hold 16 KiB each. The room is given back below once the buffered
+  // bytes are consumed, so a stream that waits for its next event holds
+  // none of it.
+  //
+  // take_arrived() reads the socket itself, so Beast then parses from the
+  // buffer without an Asio read operation (its try, its completion, the
+  // stream's timer): for a stream always (it replaces a FIONREAD), for a
+  // JSON answer on plain TCP when the post above gave it time to arrive.
+  // Alone on the thread the answer is not there yet, and Asio's own try
+  // would follow a failed one.
   constexpr std::size_t kAnswerRoom = 4096;
   constexpr std::size_t kRelayIdle = 1024, kRelayBurst = 16 * 1024;
-  const std::size_t head_room = !cb ? kAnswerRoom : c.more_arrived() ? kRelayBurst : 0;
-  if (c.buffer.capacity() - c.buffer.size() < head_room) c.buffer.reserve(c.buffer.size() + head_room);
-  co_await bhttp::async_read_header(s, c.buffer, p, asio::redirect_error(use_awaitable, ec));
+  if (cb) {
+    c.take_arrived(kRelayBurst);
+  } else if (!(yielded && !c.tls && c.take_arrived(kAnswerRoom)) && c.buffer.capacity() - c.buffer.size() < kAnswerRoom) {
+    c.buffer.reserve(c.buffer.size() + kAnswerRoom);
+  }
+  std::size_t used = 0;
+  while (!ec && !p.is_header_done()) {
+    if (!parse_buffered(c.buffer, p, used, ec)) {
+      co_await bhttp::async_read_header(s, c.buffer, p, asio::redirect_error(use_awaitable, ec));
+      break;
+    }
+  }
   if (ec) co_return io_failure(x, ec, "waiting for the response");
   x.header_received = true;
   x.status = p.status;
@@ -375,10 +409,13 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
       p.body_data = x.body_out.data() + had;
     }
     p.body_room = room;
-    c.tcp().expires_after(std::chrono::milliseconds(cfg_.idle_timeout_ms));
     // Beast reads at most max(512, the buffer's free room) bytes at once.
     const std::size_t read_room = std::max<std::size_t>(512, c.buffer.capacity() - c.buffer.size());
-    const std::size_t raw = co_await bhttp::async_read_some(s, c.buffer, p, asio::redirect_error(use_awaitable, ec));
+    std::size_t raw = 0;
+    if (!parse_buffered(c.buffer, p, raw, ec)) {
+      c.tcp().expires_after(std::chrono::milliseconds(cfg_.idle_timeout_ms));
+      raw += co_await bhttp::async_read_some(s, c.buffer, p, asio::redirect_error(use_awaitable, ec));
+    }
     const std::size_t n = room - p.body_room;
     if (!relay) x.body_out.resize(had + n);
     if (ec == bhttp::error::need_buffer) ec = {};

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <thread>
 
 #include "gateway_fixture.hpp"
 
@@ -200,6 +201,71 @@ TEST_F(GatewayTest, StreamEchoOfTheKeyIsRedactedWhereverItFalls) {
   EXPECT_NE(all.find(sse(content_chunk("first [REDACTED]"))), std::string::npos) << all;
   EXPECT_NE(all.find(sse(content_chunk("second [REDACTED]"))), std::string::npos) << all;
   EXPECT_NE(all.find(sse(content_chunk("clean"))), std::string::npos) << all;
+}
+
+// Over plain HTTP (local upstreams, the benches) the gateway reads what has
+// already arrived itself before it waits for the head
+// (Connection::take_arrived): an answer that came whole, one whose head
+// came late, and one that stalls between head and events all relay the
+// same.
+TEST_F(GatewayTest, PlainUpstreamStreamsWhetherItsAnswerCameAtOnceOrLater) {
+  up = std::make_unique<FakeUpstream>(nullptr);
+  cfg.base_url = up->base_url();
+  const std::string events = sse(content_chunk("Hi")) + sse(usage_chunk(4, 1));
+  const std::string want = sse(content_chunk("Hi")) + "data: [DONE]\n\n";
+  gateway::Gateway gw(cfg);
+  {
+    up->on([&](const RecordedRequest&) {
+      return Script{{Action::send, FakeUpstream::sse_head() + FakeUpstream::chunk(events + sse("[DONE]")) + FakeUpstream::last_chunk()}};
+    });
+    FakeSink sink;
+    auto r = chat(gw, kStreamBody, &sink);
+    EXPECT_EQ(sink.all(), want);
+    EXPECT_EQ(r.usage.prompt_tokens, 4);
+  }
+  {
+    up->on([&](const RecordedRequest&) {
+      return Script{{Action::delay, {}, 100},
+                    {Action::send, FakeUpstream::sse_head()},
+                    {Action::delay, {}, 50},
+                    {Action::send, FakeUpstream::chunk(events)},
+                    {Action::send, FakeUpstream::chunk(sse("[DONE]")) + FakeUpstream::last_chunk()}};
+    });
+    FakeSink sink;
+    auto r = chat(gw, kStreamBody, &sink);
+    EXPECT_EQ(sink.all(), want);
+    EXPECT_EQ(r.usage.completion_tokens, 1);
+  }
+  EXPECT_EQ(up->connections(), 1);  // kept alive across both
+}
+
+// An idle pooled connection the upstream has closed is found out when the
+// answer does not come, and the stream goes out on a new connection, over
+// TLS and over plain HTTP.
+TEST_F(GatewayTest, StaleKeepAliveConnectionIsReplacedForAStreamToo) {
+  for (bool tls : {true, false}) {
+    SCOPED_TRACE(tls ? "tls" : "plain");
+    up = std::make_unique<FakeUpstream>(tls ? pki.get() : nullptr);
+    cfg.base_url = up->base_url();
+    std::atomic<int> n{0};
+    up->on([&](const RecordedRequest&) {
+      if (n++ == 0) {
+        auto s = FakeUpstream::json(200, kCompletion);
+        s.push_back({Action::close});  // keep-alive promised, then closed
+        return s;
+      }
+      return Script{{Action::send, FakeUpstream::sse_head() + FakeUpstream::chunk(sse(content_chunk("Hi")) + sse("[DONE]")) +
+                                       FakeUpstream::last_chunk()}};
+    });
+    gateway::Gateway gw(cfg);
+    EXPECT_EQ(chat(gw, kChatBody).status(), 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    FakeSink sink;
+    chat(gw, kStreamBody, &sink);
+    EXPECT_EQ(sink.all(), sse(content_chunk("Hi")) + "data: [DONE]\n\n");
+    EXPECT_EQ(up->requests().size(), 2u);
+    EXPECT_EQ(up->connections(), 2);
+  }
 }
 
 }  // namespace
