@@ -274,7 +274,8 @@ http::Awaitable<std::shared_ptr<Connection>> Gateway::connect(Exchange& x) {
 template <class S>
 http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const StreamCallbacks* cb) {
   beast::error_code ec;
-  c.tcp().expires_after(std::chrono::milliseconds(cfg_.first_byte_timeout_ms));
+  // Each wait on the socket below sets its own deadline first: the stream's
+  // timer still holds the last one (this connection's previous request).
   {
     // The head formatted by hand (Beast's serializer cost more than the
     // socket call); a small body rides in the same buffer. Scoped: freed
@@ -300,6 +301,7 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
     if (!ec && sent < total) {
       beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(parts);
       rest.consume(sent);
+      c.tcp().expires_after(std::chrono::milliseconds(cfg_.first_byte_timeout_ms));
       co_await asio::async_write(s, rest, asio::redirect_error(use_awaitable, ec));
     }
   }
@@ -337,11 +339,9 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
     c.buffer.reserve(c.buffer.size() + kAnswerRoom);
   }
   std::size_t used = 0;
-  while (!ec && !p.is_header_done()) {
-    if (!parse_buffered(c.buffer, p, used, ec)) {
-      co_await bhttp::async_read_header(s, c.buffer, p, asio::redirect_error(use_awaitable, ec));
-      break;
-    }
+  if (!parse_buffered(c.buffer, p, used, ec) || (!ec && !p.is_header_done())) {
+    c.tcp().expires_after(std::chrono::milliseconds(cfg_.first_byte_timeout_ms));
+    co_await bhttp::async_read_header(s, c.buffer, p, asio::redirect_error(use_awaitable, ec));
   }
   if (ec) co_return io_failure(x, ec, "waiting for the response");
   x.header_received = true;
