@@ -9,8 +9,9 @@
 //
 // It looks only where a key that matters can be: at each quote that
 // "usage", "content" or "arguments", a quote and a colon follow, and that
-// no backslash escapes (then it is inside a string). With SSE2 the quotes
-// followed by u, c or a are found 16 places at a time.
+// no backslash escapes (then it is inside a string). The quotes followed
+// by u, c or a are found 32 places at a time with AVX2 (where the CPU has
+// it), else 16 at a time with SSE2.
 // has_usage: some "usage" key has an object for its value (the caller
 // checks that it is the top-level one). text_chars: the characters of the
 // string values of "content" and "arguments" keys (message text and tool
@@ -34,6 +35,8 @@ namespace detail {
 // The same, a byte at a time: what inspect_chunk does where it has no SIMD,
 // and what its tests hold the SIMD path to.
 ChunkFacts inspect_chunk_bytewise(std::string_view data);
+// The same without AVX2 (16 places at a time), as on a CPU without it.
+ChunkFacts inspect_chunk_sse2(std::string_view data);
 }  // namespace detail
 
 }  // namespace osprey::gateway

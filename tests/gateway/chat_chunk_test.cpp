@@ -55,9 +55,9 @@ TEST(InspectChunk, TruncatedOrHostileInputStaysInBounds) {
   }
 }
 
-// The SIMD path (16 places a block) against the byte-at-a-time one, on text
-// dense in quotes and backslashes, so that escapes fall on every position
-// of a block, across block ends included.
+// The SIMD paths (32 places a block with AVX2, 16 with SSE2) against the
+// byte-at-a-time one, on text dense in quotes and backslashes, so that
+// escapes fall on every position of a block, across block ends included.
 TEST(InspectChunk, BlockWalkAgreesWithByteWalk) {
   std::mt19937 rng(11);
   const std::string pieces[] = {"\"", "\\", "\\\\", "\\\"", ":", "{", "}", " ", "a", "\xc3\xa9",
@@ -67,18 +67,22 @@ TEST(InspectChunk, BlockWalkAgreesWithByteWalk) {
     const int n = static_cast<int>(rng() % 80);
     for (int i = 0; i < n; ++i) text += pieces[rng() % std::size(pieces)];
     text.shrink_to_fit();
-    const auto a = inspect_chunk(text), b = detail::inspect_chunk_bytewise(text);
+    const auto a = inspect_chunk(text), b = detail::inspect_chunk_bytewise(text), c = detail::inspect_chunk_sse2(text);
     ASSERT_EQ(a.has_usage, b.has_usage) << text;
     ASSERT_EQ(a.text_chars, b.text_chars) << text;
+    ASSERT_EQ(c.has_usage, b.has_usage) << text;
+    ASSERT_EQ(c.text_chars, b.text_chars) << text;
   }
   // Real chunks, shifted across block boundaries by a leading blank.
   const std::string chunk = R"({"choices":[{"delta":{"content":"a \"quoted\" word\\"},"x":"\\\\"}],"usage":{"a":1}})";
   for (std::size_t pad = 0; pad < 140; ++pad) {
     const std::string text = std::string(pad, ' ') + chunk;
-    const auto a = inspect_chunk(text), b = detail::inspect_chunk_bytewise(text);
+    const auto a = inspect_chunk(text), b = detail::inspect_chunk_bytewise(text), c = detail::inspect_chunk_sse2(text);
     EXPECT_TRUE(a.has_usage);
     EXPECT_EQ(a.text_chars, 16u);  // a "quoted" word\ (the escapes count once)
     EXPECT_EQ(b.text_chars, a.text_chars);
+    EXPECT_TRUE(c.has_usage);
+    EXPECT_EQ(c.text_chars, a.text_chars);
   }
   // Runs of backslashes of every length, ending on every position of a
   // block: whether the quote after them is real decides what follows.
@@ -86,9 +90,11 @@ TEST(InspectChunk, BlockWalkAgreesWithByteWalk) {
     for (std::size_t run = 0; run < 6; ++run) {
       const std::string text = std::string(pad, ' ') + R"({"x":"a)" + std::string(run, '\\') +
                                R"(","content":"bc","usage":{}})";
-      const auto a = inspect_chunk(text), b = detail::inspect_chunk_bytewise(text);
+      const auto a = inspect_chunk(text), b = detail::inspect_chunk_bytewise(text), c = detail::inspect_chunk_sse2(text);
       ASSERT_EQ(a.has_usage, b.has_usage) << text;
       ASSERT_EQ(a.text_chars, b.text_chars) << text;
+      ASSERT_EQ(c.has_usage, b.has_usage) << text;
+      ASSERT_EQ(c.text_chars, b.text_chars) << text;
       if (run % 2 == 0) {
         EXPECT_TRUE(a.has_usage) << text;
         EXPECT_EQ(a.text_chars, 2u) << text;
