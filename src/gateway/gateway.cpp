@@ -158,12 +158,10 @@ class RelayBuffer {
 // failed: see `ec`), false when it needs bytes from the socket (then
 // read_some parses again with them). Saves an Asio operation (its
 // allocation, post and resumption) for an answer that take_arrived() or an
-// earlier read brought in whole. `used`: the bytes it took.
-bool parse_buffered(beast::flat_buffer& buffer, UpstreamParser& p, std::size_t& used, beast::error_code& ec) {
-  used = 0;
+// earlier read brought in whole.
+bool parse_buffered(beast::flat_buffer& buffer, UpstreamParser& p, beast::error_code& ec) {
   if (buffer.size() == 0) return false;
-  used = p.put(buffer.data(), ec);
-  buffer.consume(used);
+  buffer.consume(p.put(buffer.data(), ec));
   if (ec != bhttp::error::need_more) return true;
   ec = {};
   return false;
@@ -338,8 +336,7 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
   } else if (!(yielded && !c.tls && c.take_arrived(kAnswerRoom)) && c.buffer.capacity() - c.buffer.size() < kAnswerRoom) {
     c.buffer.reserve(c.buffer.size() + kAnswerRoom);
   }
-  std::size_t used = 0;
-  if (!parse_buffered(c.buffer, p, used, ec) || (!ec && !p.is_header_done())) {
+  if (!parse_buffered(c.buffer, p, ec) || (!ec && !p.is_header_done())) {
     c.tcp().expires_after(std::chrono::milliseconds(cfg_.first_byte_timeout_ms));
     co_await bhttp::async_read_header(s, c.buffer, p, asio::redirect_error(use_awaitable, ec));
   }
@@ -411,10 +408,12 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
     p.body_room = room;
     // Beast reads at most max(512, the buffer's free room) bytes at once.
     const std::size_t read_room = std::max<std::size_t>(512, c.buffer.capacity() - c.buffer.size());
+    // What a socket read brought (it counts below only when the buffer was
+    // empty, so the buffered parse needs none).
     std::size_t raw = 0;
-    if (!parse_buffered(c.buffer, p, raw, ec)) {
+    if (!parse_buffered(c.buffer, p, ec)) {
       c.tcp().expires_after(std::chrono::milliseconds(cfg_.idle_timeout_ms));
-      raw += co_await bhttp::async_read_some(s, c.buffer, p, asio::redirect_error(use_awaitable, ec));
+      raw = co_await bhttp::async_read_some(s, c.buffer, p, asio::redirect_error(use_awaitable, ec));
     }
     const std::size_t n = room - p.body_room;
     if (!relay) x.body_out.resize(had + n);
