@@ -128,11 +128,12 @@ class Gateway {
   // is destroyed (or destroy the Gateway first).
   void drop_idle_connections() { pool_.clear(); }
 
-  struct Exchange;  // one attempt (gateway.cpp)
+  struct Exchange;  // one attempt (exchange.hpp)
 
  private:
   http::Awaitable<std::shared_ptr<Connection>> connect(Exchange& x);
   http::Awaitable<void> attempt(Exchange& x, const StreamCallbacks* cb);
+  // One request and its answer on `c` (exchange.cpp; S: the plain or the TLS stream).
   template <class S>
   http::Awaitable<void> exchange(S& s, Connection& c, Exchange& x, const StreamCallbacks* cb);
   http::Awaitable<void> run(Exchange& x, const StreamCallbacks* cb);
