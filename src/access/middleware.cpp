@@ -149,6 +149,33 @@ HttpSeries& http_series(const http::Route* route, http::Verb method, int status)
 // nor waits for a commit. Unmatched requests (404/405) are recorded.
 bool recorded_route(const http::Route* route) { return !route || !route->scope.empty(); }
 
+// The ledger's record of a finished request. (The ledger middleware's
+// helpers are plain functions: a coroutine keeps every local and temporary
+// in its frame for the whole request, minutes for a stream.)
+usage::Record usage_record(const Context& ctx, int status) {
+  usage::Record rec;
+  rec.ts_ms = usage::now_ms();
+  rec.request_id = ctx.request_id;
+  rec.key_id = ctx.principal ? ctx.principal->key_id : std::string();
+  rec.route = route_name(ctx.route);
+  rec.method = std::string(http::beast_http::to_string(ctx.request.method()));
+  rec.model = ctx.usage.model;
+  rec.status = status;
+  // From when the server built the context (one clock read saved).
+  rec.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ctx.started_at).count();
+  rec.images = ctx.usage.images;
+  rec.prompt_tokens = ctx.usage.prompt_tokens;
+  rec.completion_tokens = ctx.usage.completion_tokens;
+  rec.cost_usd = ctx.usage.cost_usd;
+  return rec;
+}
+
+Response ledger_unavailable(const Context& ctx) {
+  return http::error_response(
+      ctx, ApiError(503, "the usage ledger could not record this request, so its result is withheld; retry later",
+                    "server_error", "ledger_unavailable"));
+}
+
 }  // namespace
 
 http::Hook metrics_hook() {
@@ -165,8 +192,6 @@ http::Hook metrics_hook() {
 
 http::Middleware ledger_middleware(AccessService& access, usage::Ledger& ledger) {
   return [&access, &ledger](Context& ctx, const Next& next) -> Awaitable<Response> {
-    // Latency from when the server built the context (one clock read saved).
-    auto t0 = ctx.started_at;
     std::optional<Response> res;
     std::exception_ptr ep;
     int status = 500;
@@ -179,36 +204,17 @@ http::Middleware ledger_middleware(AccessService& access, usage::Ledger& ledger)
     } catch (...) {
       ep = std::current_exception();
     }
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (ctx.usage.cost_usd == 0) ctx.usage.cost_usd = access.cost_usd(ctx.usage);
-
-    usage::Record rec;
-    rec.ts_ms = usage::now_ms();
-    rec.request_id = ctx.request_id;
-    rec.key_id = ctx.principal ? ctx.principal->key_id : std::string();
-    rec.route = route_name(ctx.route);
-    rec.method = std::string(http::beast_http::to_string(ctx.request.method()));
-    rec.model = ctx.usage.model;
-    rec.status = status;
-    rec.latency_ms = secs * 1000.0;
-    rec.images = ctx.usage.images;
-    rec.prompt_tokens = ctx.usage.prompt_tokens;
-    rec.completion_tokens = ctx.usage.completion_tokens;
-    rec.cost_usd = ctx.usage.cost_usd;
 
     bool committed = true;
     try {
-      auto commit = ledger.record(std::move(rec));  // named: see usage/completion.hpp
+      auto commit = ledger.record(usage_record(ctx, status));  // named: see usage/completion.hpp
       co_await std::move(commit);
     } catch (const std::exception& e) {
       committed = false;
       spdlog::error("request {}: usage ledger commit failed: {}", ctx.request_id, e.what());
     }
-    if (!committed && !(ctx.stream && ctx.stream->started())) {
-      co_return http::error_response(
-          ctx, ApiError(503, "the usage ledger could not record this request, so its result is withheld; retry later",
-                        "server_error", "ledger_unavailable"));
-    }
+    if (!committed && !(ctx.stream && ctx.stream->started())) co_return ledger_unavailable(ctx);
     if (ep) std::rethrow_exception(ep);
     co_return std::move(*res);
   };

@@ -221,6 +221,22 @@ std::string sse_error_event(const ApiError& e) {
   return "data: " + body.dump() + "\n\n";
 }
 
+// The end of a relayed stream: what the last upstream read brought
+// (gateway.hpp: no on_flush after it), then [DONE] or the error, and the
+// end of the response, in one write. False if the client had gone. (Apart
+// from stream_chat, whose frame every open stream carries.)
+Awaitable<bool> end_stream(http::StreamSink& sink, std::string& pending, const std::optional<ApiError>& error) {
+  std::string last;
+  last.swap(pending);
+  last.append(error ? sse_error_event(*error) : std::string("data: [DONE]\n\n"));
+  try {
+    co_await sink.end(last);
+  } catch (const boost::system::system_error&) {
+    co_return false;
+  }
+  co_return true;
+}
+
 // Relays a streaming chat completion; `upstream_body` asks for usage
 // (stream_upstream_body).
 Awaitable<Response> stream_chat(Context& ctx, gateway::Gateway& gw, std::string upstream_body, bool client_wants_usage) {
@@ -303,22 +319,25 @@ Awaitable<Response> stream_chat(Context& ctx, gateway::Gateway& gw, std::string 
     if (!ctx.stream->started()) throw;  // nothing sent yet: the router renders the error with its status
     result.error = e;  // failed after the response began: the status cannot change any more
   }
-  if (!client_gone) {
-    // What the last upstream read brought (gateway.hpp: no on_flush after
-    // it), then [DONE] or the error, and the end of the response: one write.
-    std::string last;
-    last.swap(pending);
-    last.append(result.error ? sse_error_event(*result.error) : std::string("data: [DONE]\n\n"));
-    try {
-      co_await ctx.stream->end(last);
-      st.content_chars += pending_chars;
-    } catch (const boost::system::system_error&) {
-    }
-  }
+  if (!client_gone && co_await end_stream(*ctx.stream, pending, result.error)) st.content_chars += pending_chars;
   finish_usage();
   co_return Response{http::Status::ok, 11};  // ignored: the stream already answered
 }
 
+// A non-streaming chat completion: the body goes upstream byte for byte as
+// the client sent it, and the answer comes back as it is.
+Awaitable<Response> json_chat(Context& ctx, gateway::Gateway& gw) {
+  ctx.usage.upstream_called = true;
+  auto reply = co_await gw.request_json(http::Verb::post, "/chat/completions", ctx.request.body(), ctx.cancellation);
+  record_upstream_usage(ctx, reply);
+  count_tokens(ctx.usage.model, ctx.usage.prompt_tokens, ctx.usage.completion_tokens);
+  co_return upstream_response(ctx, std::move(reply));
+}
+
+// Not a coroutine: it checks the request (throwing ApiError, which the
+// router renders) and hands back the coroutine that relays it. A coroutine
+// here would keep its own frame (the scan's results, the strings) alive for
+// the whole of every open stream.
 Awaitable<Response> chat_completions(Context& ctx, gateway::Gateway& gw) {
   http::check_json_body(ctx);
   const auto f = scan_chat_request(ctx.request.body());
@@ -342,14 +361,9 @@ Awaitable<Response> chat_completions(Context& ctx, gateway::Gateway& gw) {
   if (f.stream && f.stream->value == "true") {
     bool client_wants_usage = false;
     std::string upstream_body = stream_upstream_body(ctx.request.body(), f, client_wants_usage);
-    co_return co_await stream_chat(ctx, gw, std::move(upstream_body), client_wants_usage);
+    return stream_chat(ctx, gw, std::move(upstream_body), client_wants_usage);
   }
-  ctx.usage.upstream_called = true;
-  // The body goes upstream byte for byte as the client sent it.
-  auto reply = co_await gw.request_json(http::Verb::post, "/chat/completions", ctx.request.body(), ctx.cancellation);
-  record_upstream_usage(ctx, reply);
-  count_tokens(ctx.usage.model, ctx.usage.prompt_tokens, ctx.usage.completion_tokens);
-  co_return upstream_response(ctx, std::move(reply));
+  return json_chat(ctx, gw);
 }
 
 Awaitable<Response> embeddings(Context& ctx, gateway::Gateway& gw) {

@@ -301,6 +301,22 @@ http::Awaitable<UpstreamReply> Gateway::request_json(http::Verb verb, std::strin
   co_return r;
 }
 
+StreamResult Gateway::stream_result(const Exchange& x) const {
+  if (!x.opened) {
+    // A 2xx other than 200 to a streaming request: nothing we can relay.
+    throw ApiError(502, "upstream answered HTTP " + std::to_string(x.status) + " to a streaming request", "api_error",
+                   "upstream_invalid_response");
+  }
+  StreamResult r;
+  r.done = x.done && x.fail == Fail::none;
+  if (x.fail != Fail::none) {
+    ApiError e = to_error(x);
+    r.error = ApiError(e.status(), "upstream stream interrupted: " + std::string(e.what()), "api_error",
+                       x.fail == Fail::timeout ? "upstream_timeout" : "upstream_stream_interrupted");
+  }
+  return r;
+}
+
 http::Awaitable<StreamResult> Gateway::stream(std::string_view path, std::string body,
                                               std::shared_ptr<http::Cancellation> cancel, const StreamCallbacks& cb) {
   Exchange x;
@@ -309,19 +325,7 @@ http::Awaitable<StreamResult> Gateway::stream(std::string_view path, std::string
   x.body = body;
   x.cancel = std::move(cancel);
   co_await run(x, &cb);
-  StreamResult r;
-  if (!x.opened) {
-    // A 2xx other than 200 to a streaming request: nothing we can relay.
-    throw ApiError(502, "upstream answered HTTP " + std::to_string(x.status) + " to a streaming request", "api_error",
-                   "upstream_invalid_response");
-  }
-  r.done = x.done && x.fail == Fail::none;
-  if (x.fail != Fail::none) {
-    ApiError e = to_error(x);
-    r.error = ApiError(e.status(), "upstream stream interrupted: " + std::string(e.what()), "api_error",
-                       x.fail == Fail::timeout ? "upstream_timeout" : "upstream_stream_interrupted");
-  }
-  co_return r;
+  co_return stream_result(x);
 }
 
 http::Awaitable<UpstreamReply> Gateway::models(std::shared_ptr<http::Cancellation> cancel) {

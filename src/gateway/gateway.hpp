@@ -138,6 +138,9 @@ class Gateway {
   http::Awaitable<void> exchange(S& s, Connection& c, Exchange& x, const StreamCallbacks* cb);
   http::Awaitable<void> run(Exchange& x, const StreamCallbacks* cb);
   ApiError to_error(const Exchange& x) const;
+  // How a relayed stream ended (not a coroutine: its temporaries stay out of
+  // the frame every open stream carries).
+  StreamResult stream_result(const Exchange& x) const;
 
   config::GatewayConfig cfg_;
   BaseUrl url_;

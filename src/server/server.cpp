@@ -70,7 +70,7 @@ asio::awaitable<void> sweep_deadlines(Server::Worker& w) {
       if (c->deadline > now) continue;
       c->deadline = Connection::Clock::time_point::max();
       c->expired = true;
-      c->stream->socket().cancel(ec);
+      c->socket->cancel(ec);
     }
   }
 }
@@ -173,7 +173,7 @@ void Server::shutdown() {
         // client sent it before we stopped, so it is answered (with
         // Connection: close) rather than cut.
         for (auto* c : wp->connections)
-          if (c->idle && c->stream->socket().available(ec) == 0) c->stream->socket().close(ec);
+          if (c->idle && c->socket->available(ec) == 0) c->socket->close(ec);
       });
     }
     // Hard deadline: whatever is still running after the grace period is cut.

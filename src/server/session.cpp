@@ -8,8 +8,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
@@ -25,6 +25,7 @@
 #include "http/wire.hpp"
 #include "server/stream_sink.hpp"
 #include "server/worker.hpp"
+#include "server/write_all.hpp"
 
 namespace osprey::server {
 
@@ -42,8 +43,8 @@ struct ConnectionGuard {
   Server::Worker& w;
   Connection conn;
   std::list<Connection*>::iterator it;
-  ConnectionGuard(Server::Worker& worker, beast::tcp_stream& s) : w(worker) {
-    conn.stream = &s;
+  ConnectionGuard(Server::Worker& worker, tcp::socket& s) : w(worker) {
+    conn.socket = &s;
     conn.clock = &w.clock;
     it = w.connections.insert(w.connections.end(), &conn);
     w.shared->connections->fetch_add(1);
@@ -63,27 +64,43 @@ struct InFlightGuard {
 // Answers a request that never reached the router (limits, timeouts, parse
 // errors) and closes the connection: after such an error the byte stream can
 // no longer be trusted to be in sync.
-asio::awaitable<void> reply_and_close(beast::tcp_stream& stream, unsigned version, const ApiError& err) {
+asio::awaitable<void> reply_and_close(tcp::socket& socket, Connection& conn, unsigned version, const ApiError& err) {
   http::Request req;
   req.version(version ? version : 11);
   req.keep_alive(false);
   auto res = http::error_response(req, err, http::ErrorStyle::openai);
   res.keep_alive(false);
-  stream.expires_after(std::chrono::seconds(5));
+  std::string out, framing;
+  http::write_head(res, out);
+  auto body = http::body_view(res, framing);
+  for (std::size_t i = 0; i < body.count; ++i) out.append(body.part[i]);
   boost::system::error_code ec;
-  co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream.close();
+  std::size_t sent = http::send_now(socket, asio::buffer(out), ec);
+  if (!ec && sent < out.size()) {
+    const auto rest = asio::buffer(out.data() + sent, out.size() - sent);
+    co_await write_all(socket, conn, rest, milliseconds(5000), ec);
+  }
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  socket.close(ec);
 }
 
 // Why a request was refused before it reached the router.
 enum class Refusal { header_too_large, header_timeout, bad_header, body_too_large, body_timeout, bad_body };
 
-// Builds the error here rather than at each call site: every temporary of a
-// co_await expression gets its own slot in the session's coroutine frame,
-// which every open connection carries (seven ApiErrors made it ~5 KiB).
-asio::awaitable<void> refuse(beast::tcp_stream& stream, unsigned version, Refusal why, std::size_t limit,
-                             std::uint64_t declared, boost::system::error_code ec) {
+struct Refused {
+  Refusal why;
+  unsigned version = 11;
+  std::size_t limit = 0;      // the size limit that was passed
+  std::uint64_t declared = 0;  // the body's Content-Length, if it said
+  boost::system::error_code ec;
+};
+
+// Builds the error here, and the session awaits this at one place: every
+// temporary of a co_await expression gets its own slot in the session's
+// coroutine frame, which every open connection carries (seven ApiErrors
+// made it ~5 KiB).
+asio::awaitable<void> refuse(tcp::socket& socket, Connection& conn, const Refused& r) {
+  const auto [why, version, limit, declared, ec] = r;
   std::optional<ApiError> err;
   switch (why) {
     case Refusal::header_too_large:
@@ -110,7 +127,7 @@ asio::awaitable<void> refuse(beast::tcp_stream& stream, unsigned version, Refusa
       err.emplace(400, "malformed request body: " + ec.message(), "invalid_request_error", "bad_request");
       break;
   }
-  co_await reply_and_close(stream, version, *err);
+  co_await reply_and_close(socket, conn, version, *err);
 }
 
 std::string make_request_id() {
@@ -146,7 +163,7 @@ bool acceptable_request_id(std::string_view id) {
 // Watches a connection while a long handler runs, so that a client that hangs
 // up cancels the work (an upstream call) at once. Data that arrives instead
 // (a pipelined request) is kept in the buffer for the next read.
-asio::awaitable<void> watch_for_close(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+asio::awaitable<void> watch_for_close(tcp::socket& socket, beast::flat_buffer& buffer,
                                       std::shared_ptr<http::Cancellation> cancel, std::shared_ptr<bool> done,
                                       std::shared_ptr<asio::steady_timer> notify) {
   // The handler may have finished before this coroutine first ran (it was
@@ -164,9 +181,9 @@ asio::awaitable<void> watch_for_close(beast::tcp_stream& stream, beast::flat_buf
   // buffered for the next read.
   std::size_t n = 0;
   for (;;) {
-    co_await stream.socket().async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+    co_await socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
-    n = stream.socket().read_some(buffer.prepare(16), ec);  // non-blocking (see run_session)
+    n = socket.read_some(buffer.prepare(16), ec);  // non-blocking (see run_session)
     if (!http::would_block(ec)) break;
     if (*done) break;  // the handler finished meanwhile (and waits for notify)
   }
@@ -180,7 +197,7 @@ asio::awaitable<void> watch_for_close(beast::tcp_stream& stream, beast::flat_buf
 // request has been running for a tick, so it may well run for seconds or
 // minutes (a stream).
 struct CloseWatch {
-  beast::tcp_stream& stream;
+  tcp::socket& socket;
   beast::flat_buffer& buffer;
   std::shared_ptr<http::Cancellation> cancel;
   std::shared_ptr<bool> done;  // set once started
@@ -192,11 +209,20 @@ struct CloseWatch {
     // runs (10k open streams x 16 KiB adds up).
     if (w.buffer.size() == 0) w.buffer.shrink_to_fit();
     w.done = std::make_shared<bool>(false);
-    w.notify = std::make_shared<asio::steady_timer>(w.stream.get_executor(), asio::steady_timer::time_point::max());
-    asio::co_spawn(w.stream.get_executor(), watch_for_close(w.stream, w.buffer, w.cancel, w.done, w.notify),
+    w.notify = std::make_shared<asio::steady_timer>(w.socket.get_executor(), asio::steady_timer::time_point::max());
+    asio::co_spawn(w.socket.get_executor(), watch_for_close(w.socket, w.buffer, w.cancel, w.done, w.notify),
                    asio::detached);
   }
 };
+
+// Ends a watch that started (the request outlived a tick) and is still
+// reading, and waits until the watcher has let go of the connection.
+asio::awaitable<void> stop_watch(CloseWatch& w) {
+  boost::system::error_code ec;
+  *w.done = true;
+  w.socket.cancel(ec);  // ends the watcher's read
+  co_await w.notify->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
 
 using Parser = bhttp::request_parser<bhttp::string_body>;
 
@@ -250,6 +276,37 @@ asio::awaitable<boost::system::error_code> read_message(http::EdgeReader& reader
   }
 }
 
+// The rare paths of a response, kept out of run_session: every local and
+// temporary of a coroutine gets its own slot in its frame (g++ does not
+// share them between branches), and every open connection carries that
+// frame.
+
+// "100 Continue" to a client that asked before sending its body.
+asio::awaitable<void> send_continue(tcp::socket& socket, Connection& conn, milliseconds timeout,
+                                    boost::system::error_code& ec) {
+  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  std::size_t sent = http::send_now(socket, asio::buffer(kContinue.data(), kContinue.size()), ec);
+  if (!ec && sent < kContinue.size()) {
+    const auto rest = asio::buffer(kContinue.data() + sent, kContinue.size() - sent);
+    co_await write_all(socket, conn, rest, timeout, ec);
+  }
+}
+
+// What the socket did not take of a small response (`out` from `sent` on).
+asio::awaitable<void> write_rest(tcp::socket& socket, Connection& conn, const std::string& out, std::size_t sent,
+                                 int timeout_ms, boost::system::error_code& ec) {
+  const auto rest = asio::buffer(out.data() + sent, out.size() - sent);
+  co_await write_all(socket, conn, rest, milliseconds(timeout_ms), ec);
+}
+
+// A large response: the head, then the body in place (no copy).
+asio::awaitable<void> write_large(tcp::socket& socket, Connection& conn, const std::string& head,
+                                  const http::BodyParts& body, int timeout_ms, boost::system::error_code& ec) {
+  std::array<asio::const_buffer, 4> out{asio::buffer(head)};
+  for (std::size_t i = 0; i < body.count; ++i) out[i + 1] = asio::buffer(body.part[i]);
+  co_await write_all(socket, conn, out, milliseconds(timeout_ms), ec);
+}
+
 }  // namespace
 
 asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
@@ -261,20 +318,20 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
   socket.non_blocking(true, ec);
   std::string remote;
   if (auto ep = socket.remote_endpoint(ec); !ec) remote = ep.address().to_string();
-  beast::tcp_stream stream(std::move(socket));
-  http::EdgeReader reader(stream.socket());  // see http/edge_read.hpp
+  http::EdgeReader reader(socket);  // see http/edge_read.hpp
   beast::flat_buffer buffer;
-  ConnectionGuard guard(worker, stream);
+  ConnectionGuard guard(worker, socket);
   auto& deadline = guard.conn;
   std::string head;     // the response head, reused across requests
   std::string framing;  // chunk framing of a chunked response body
   std::shared_ptr<http::Cancellation> cancel;
-  const auto executor = co_await asio::this_coro::executor;
+  const auto executor = socket.get_executor();
+  std::optional<Refused> refused;  // answered once the loop is left
 
   for (;;) {
     // Draining: no new requests, except one whose bytes had already arrived
     // on a connection accepted just before the drain began.
-    if (shared.draining && buffer.size() == 0 && stream.socket().available(ec) == 0) break;
+    if (shared.draining && buffer.size() == 0 && socket.available(ec) == 0) break;
     // Idle: wait for the first byte of the next request (unless pipelined
     // bytes are already buffered).
     if (buffer.size() == 0) {
@@ -287,7 +344,7 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
       ec = asio::error::would_block;
       if (http::others_in_flight(0)) {
         co_await asio::post(executor, asio::use_awaitable);
-        n = stream.socket().read_some(buffer.prepare(4096), ec);  // non-blocking
+        n = socket.read_some(buffer.prepare(4096), ec);  // non-blocking
       }
       if (http::would_block(ec))
         n = co_await reader.async_read_some(buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
@@ -310,12 +367,12 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
     if (ec && deadline.expired) ec = beast::error::timeout;
     if (ec) {
       if (ec == bhttp::error::header_limit)
-        co_await refuse(stream, 11, Refusal::header_too_large, cfg.max_header_bytes, 0, ec);
+        refused = Refused{Refusal::header_too_large, 11, cfg.max_header_bytes, 0, ec};
       else if (ec == beast::error::timeout)
-        co_await refuse(stream, 11, Refusal::header_timeout, 0, 0, ec);
+        refused = Refused{Refusal::header_timeout, 11, 0, 0, ec};
       else if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
                ec != asio::error::connection_reset && ec != asio::error::operation_aborted)
-        co_await refuse(stream, 11, Refusal::bad_header, 0, 0, ec);
+        refused = Refused{Refusal::bad_header, 11, 0, 0, ec};
       break;
     }
 
@@ -333,16 +390,13 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
     if (match.route && match.route->max_body_bytes) limit = match.route->max_body_bytes;
     parser.body_limit(limit);
     if (auto cl = parser.content_length(); cl && *cl > limit) {
-      co_await refuse(stream, req_head.version(), Refusal::body_too_large, limit, *cl, ec);
+      refused = Refused{Refusal::body_too_large, req_head.version(), limit, *cl, ec};
       break;
     }
     if (!parser.is_done()) {
       hold = current;
       if (beast::iequals(req_head[bhttp::field::expect], "100-continue")) {
-        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, req_head.version()};
-        stream.expires_after(milliseconds(cfg.body_timeout_ms));
-        co_await bhttp::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
-        stream.expires_never();
+        co_await send_continue(socket, deadline, milliseconds(cfg.body_timeout_ms), ec);
         if (ec) break;
       }
       deadline.arm(milliseconds(cfg.body_timeout_ms));
@@ -351,11 +405,11 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
       if (ec && deadline.expired) ec = beast::error::timeout;
       if (ec) {
         if (ec == bhttp::error::body_limit)
-          co_await refuse(stream, req_head.version(), Refusal::body_too_large, limit, 0, ec);
+          refused = Refused{Refusal::body_too_large, req_head.version(), limit, 0, ec};
         else if (ec == beast::error::timeout)
-          co_await refuse(stream, req_head.version(), Refusal::body_timeout, 0, 0, ec);
+          refused = Refused{Refusal::body_timeout, req_head.version(), 0, 0, ec};
         else if (ec != asio::error::eof && ec != asio::error::connection_reset)
-          co_await refuse(stream, req_head.version(), Refusal::bad_body, 0, 0, ec);
+          refused = Refused{Refusal::bad_body, req_head.version(), 0, 0, ec};
         break;
       }
     }
@@ -374,7 +428,7 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
     ctx.remote_address = remote;
     auto incoming_id = req["x-request-id"];
     ctx.request_id = acceptable_request_id(incoming_id) ? std::string(incoming_id) : make_request_id();
-    StreamSinkImpl sink(stream, req.version(), shared.draining);
+    StreamSinkImpl sink(socket, deadline, req.version(), shared.draining);
     sink.extra_headers = &ctx.response_headers;
     ctx.stream = &sink;
 
@@ -387,23 +441,24 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
       res = http::error_response(req, e, http::ErrorStyle::openai);
     }
     if (parsed_query) {
-      bool watch = match.route && match.route->streaming;
-      if (watch) {
-        // The worker's sweep starts the watcher if the handler is still
-        // running a tick from now (see Connection::defer_watch).
-        CloseWatch cw{stream, buffer, ctx.cancellation};
-        guard.conn.defer_watch(&CloseWatch::start, &cw);
-        res = co_await router->dispatch(ctx, std::move(match));
-        guard.conn.drop_watch();
-        if (cw.done && !*cw.done) {
-          *cw.done = true;
-          stream.socket().cancel(ec);  // ends the watcher's read
-          co_await cw.notify->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        }
-      } else if (sync) {
+      const bool watch = match.route && match.route->streaming;
+      if (sync && !watch) {
         res = router->dispatch_sync(ctx, std::move(match));
       } else {
+        // One co_await site for both cases: each would have its own slots
+        // for the awaitable and the Response in the frame.
+        CloseWatch cw{socket, buffer, nullptr};
+        if (watch) {
+          // The worker's sweep starts the watcher if the handler is still
+          // running a tick from now (see Connection::defer_watch).
+          cw.cancel = ctx.cancellation;
+          guard.conn.defer_watch(&CloseWatch::start, &cw);
+        }
         res = co_await router->dispatch(ctx, std::move(match));
+        if (watch) {
+          guard.conn.drop_watch();
+          if (cw.done && !*cw.done) co_await stop_watch(cw);
+        }
       }
     }
     ctx.cancellation->clear_callbacks();
@@ -435,24 +490,19 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
       // it now. An async write would post its completion and resume this
       // coroutine through the scheduler, which costs more than the send
       // (and, on an otherwise idle connection, an extra epoll_wait).
-      std::size_t sent = http::send_now(stream.socket(), asio::buffer(head), ec);
-      if (!ec && sent < head.size()) {
-        deadline.arm(milliseconds(cfg.body_timeout_ms));
-        co_await asio::async_write(stream.socket(), asio::buffer(head.data() + sent, head.size() - sent),
-                                   asio::redirect_error(asio::use_awaitable, ec));
-        deadline.disarm();
-      }
+      std::size_t sent = http::send_now(socket, asio::buffer(head), ec);
+      if (!ec && sent < head.size()) co_await write_rest(socket, deadline, head, sent, cfg.body_timeout_ms, ec);
     } else {
-      deadline.arm(milliseconds(cfg.body_timeout_ms));
-      std::array<asio::const_buffer, 4> out{asio::buffer(head)};
-      for (std::size_t i = 0; i < body.count; ++i) out[i + 1] = asio::buffer(body.part[i]);
-      co_await asio::async_write(stream.socket(), out, asio::redirect_error(asio::use_awaitable, ec));
-      deadline.disarm();
+      co_await write_large(socket, deadline, head, body, cfg.body_timeout_ms, ec);
     }
     if (ec || !keep) break;
   }
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream.close();
+  if (refused) {
+    co_await refuse(socket, deadline, *refused);  // answers, then closes
+    co_return;
+  }
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  socket.close(ec);
 }
 
 }  // namespace osprey::server

@@ -1,8 +1,5 @@
 #include "server/stream_sink.hpp"
 
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
 
 #include <charconv>
@@ -10,6 +7,7 @@
 
 #include "http/nonblocking.hpp"
 #include "http/wire.hpp"
+#include "server/write_all.hpp"
 
 namespace osprey::server {
 
@@ -17,7 +15,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 
 // A stalled reader must not hold a stream (and its upstream) forever.
-constexpr auto kWriteTimeout = std::chrono::seconds(30);
+constexpr std::chrono::milliseconds kWriteTimeout{30'000};
 
 // A chunk is small and a live client reads: the socket nearly always takes
 // it at once. So it is sent now (the session's socket is non-blocking), and
@@ -27,13 +25,11 @@ constexpr auto kWriteTimeout = std::chrono::seconds(30);
 http::Awaitable<void> StreamSinkImpl::send(const Parts& parts) {
   boost::system::error_code ec;
   const std::size_t total = asio::buffer_size(parts);
-  const std::size_t sent = http::send_now(stream_.socket(), parts, ec);
+  const std::size_t sent = http::send_now(socket_, parts, ec);
   if (!ec && sent < total) {
     beast::buffers_suffix<Parts> rest(parts);
     rest.consume(sent);
-    stream_.expires_after(kWriteTimeout);
-    co_await asio::async_write(stream_, rest, asio::redirect_error(asio::use_awaitable, ec));
-    stream_.expires_never();
+    co_await write_all(socket_, conn_, rest, kWriteTimeout, ec);
   }
   if (!head_.empty()) {
     head_.clear();

@@ -13,16 +13,19 @@
 #include <string>
 #include <vector>
 
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include "http/context.hpp"
+#include "server/worker.hpp"
 
 namespace osprey::server {
 
 class StreamSinkImpl final : public http::StreamSink {
  public:
-  StreamSinkImpl(boost::beast::tcp_stream& stream, unsigned version, const std::atomic<bool>& draining)
-      : stream_(stream), version_(version), draining_(draining) {}
+  // Writes that wait go under `conn`'s deadline (server/write_all.hpp).
+  StreamSinkImpl(boost::asio::ip::tcp::socket& socket, Connection& conn, unsigned version,
+                 const std::atomic<bool>& draining)
+      : socket_(socket), conn_(conn), version_(version), draining_(draining) {}
 
   http::Awaitable<void> begin(http::Response head) override;
   http::Awaitable<void> write(std::string_view chunk) override;
@@ -47,7 +50,8 @@ class StreamSinkImpl final : public http::StreamSink {
   // "<size in hex>\r\n" in frame_, for a chunk of n bytes.
   void frame(std::size_t n);
 
-  boost::beast::tcp_stream& stream_;
+  boost::asio::ip::tcp::socket& socket_;
+  Connection& conn_;
   unsigned version_;
   const std::atomic<bool>& draining_;
   bool started_ = false;

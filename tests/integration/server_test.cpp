@@ -209,6 +209,55 @@ TEST(Server, SlowClientsAreTimedOut) {
   EXPECT_TRUE(idle.wait_closed(5s));
 }
 
+TEST(Server, AClientThatStopsReadingIsCutAfterTheWriteTimeout) {
+  auto args = base_args();
+  args.insert(args.end(), {"--body-timeout-ms", "300"});
+  auto srv = OspreyProcess::start(args);
+  // Ten pipelined requests for the 1.4 MB bundle, a small receive window and
+  // no reads: more than the kernel buffers hold on both sides (the server's
+  // send buffer grows to 4 MiB at most), so a write has to wait, and its
+  // deadline cuts it.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  int rcvbuf = 4096;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(srv->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  constexpr int kRequests = 10;
+  std::string req;
+  for (int i = 0; i < kRequests; ++i) req += "GET /docs/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+  std::this_thread::sleep_for(1500ms);
+  // Now read: what the server had written, then its close, short of the
+  // ten answers.
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string got;
+  std::vector<char> buf(1 << 16);
+  bool closed = false;
+  for (;;) {
+    ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    if (n <= 0) {
+      closed = n == 0 || errno == ECONNRESET;
+      break;
+    }
+    got.append(buf.data(), static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  EXPECT_TRUE(closed) << "the server still held the connection after its write timeout";
+  std::size_t answers = 0;
+  for (auto pos = got.find("HTTP/1.1 200 OK\r\n"); pos != std::string::npos; pos = got.find("HTTP/1.1 200 OK\r\n", pos + 1))
+    ++answers;
+  EXPECT_GE(answers, 1u);
+  EXPECT_LT(answers, static_cast<std::size_t>(kRequests)) << "every answer arrived: no write ever waited";
+  // The server goes on serving.
+  HttpClient c("127.0.0.1", srv->port());
+  EXPECT_EQ(c.get("/v2/health/live").status, 200);
+}
+
 TEST(Server, GracefulShutdownFinishesInFlightRequests) {
   auto srv = OspreyProcess::start(base_args());
   // A request whose body is still arriving is in flight: it must be answered.
