@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "http/thread_load.hpp"
 #include "metrics/registry.hpp"
 #include "usage/completion.hpp"
 #include "usage/sqlite.hpp"
@@ -370,8 +371,22 @@ void Ledger::flush_turn(Turn& t) {
   }
 }
 
+namespace {
+
+http::Awaitable<void> completed(std::exception_ptr err) {
+  if (err) std::rethrow_exception(err);
+  co_return;
+}
+
+}  // namespace
+
 http::Awaitable<void> Ledger::record(Record r) {
   if (journal_) {
+    // Alone on this I/O thread (one client at a time), no other record
+    // would join this one's write: it is appended now. Through a turn it
+    // would wait for a post, which costs the event loop an extra poll of
+    // epoll before the request can answer.
+    if (!http::others_in_flight(1)) return completed(append_to_journal(std::move(r)));
     return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(std::exception_ptr)>(
         [this, r = std::move(r)](auto handler) mutable {
           static_assert(std::is_same_v<decltype(handler), Waiter>);

@@ -25,8 +25,9 @@
 // Group append (normal mode): the records that one I/O thread's requests
 // produce while it works through one batch of ready events are appended
 // with one write(2) at the end of that batch, and each caller resumes once
-// its record is on disk. A lone request pays one post for it; at 64
-// concurrent requests a write is shared by many.
+// its record is on disk; at 64 concurrent requests a write is shared by
+// many. A request alone on its thread (http/thread_load.hpp) has nobody to
+// share with: its record is appended at once, without the post.
 //
 // If a record cannot be made durable (commit or journal write failed), the
 // caller gets the exception: the server then answers 503 rather than

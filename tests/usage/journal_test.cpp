@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <set>
 
@@ -21,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "http/thread_load.hpp"
 #include "usage/journal.hpp"
 #include "usage/ledger.hpp"
 
@@ -199,13 +201,16 @@ TEST(LedgerJournal, StringsWithQuotesControlsAndBadUtf8RoundTrip) {
 namespace {
 
 // Starts n coroutines on `ioc` that each co_await record(); counts the
-// acknowledgements in `acked` and the failures in `failed`.
+// acknowledgements in `acked` and the failures in `failed`. Like n requests
+// a server thread has read, they count as in flight on the calling thread
+// (which must be the one that runs `ioc`) from now until each has finished.
 void spawn_records(boost::asio::io_context& ioc, Ledger& l, int first, int n, std::atomic<int>& acked,
                    std::atomic<int>& failed) {
   for (int i = first; i < first + n; ++i) {
     boost::asio::co_spawn(
         ioc,
-        [&l, &acked, &failed, i]() -> boost::asio::awaitable<void> {
+        [&l, &acked, &failed, i, in_flight = std::make_shared<osprey::http::InFlightOnThisThread>()]()
+            -> boost::asio::awaitable<void> {
           try {
             auto commit = l.record(rec(i));  // named: see usage/completion.hpp
             co_await std::move(commit);
@@ -240,6 +245,30 @@ TEST(LedgerJournal, RecordsOfOneEventLoopTurnShareOneWrite) {
   auto t = l.totals({});
   EXPECT_EQ(t.requests, 67);
   EXPECT_EQ(t.completion_tokens, 66 * 67 / 2);
+}
+
+TEST(LedgerJournal, ALoneRequestIsAppendedAtOnce) {
+  // Nothing else in flight on the thread: nothing could share the write, so
+  // record() appends before it returns rather than after a post.
+  TempDir dir;
+  Ledger l(dir.str(), journal_mode(std::chrono::seconds(30)));
+  boost::asio::io_context ioc;
+  int acked = 0;
+  std::uint64_t writes_before_await = 0;
+  boost::asio::co_spawn(
+      ioc,
+      [&]() -> boost::asio::awaitable<void> {
+        osprey::http::InFlightOnThisThread me;
+        auto commit = l.record(rec(7));  // named: see usage/completion.hpp
+        writes_before_await = l.journal_writes();
+        co_await std::move(commit);
+        ++acked;
+      },
+      boost::asio::detached);
+  ioc.run();
+  EXPECT_EQ(acked, 1);
+  EXPECT_EQ(writes_before_await, 1u);
+  EXPECT_EQ(l.totals({}).requests, 1);
 }
 
 TEST(LedgerJournal, GroupAppendFromSeveralIoThreads) {
