@@ -75,11 +75,7 @@ asio::awaitable<void> reply_and_close(tcp::socket& socket, Connection& conn, uns
   auto body = http::body_view(res, framing);
   for (std::size_t i = 0; i < body.count; ++i) out.append(body.part[i]);
   boost::system::error_code ec;
-  std::size_t sent = http::send_now(socket, asio::buffer(out), ec);
-  if (!ec && sent < out.size()) {
-    const auto rest = asio::buffer(out.data() + sent, out.size() - sent);
-    co_await write_all(socket, conn, rest, milliseconds(5000), ec);
-  }
+  co_await send_all(socket, conn, asio::buffer(out), milliseconds(5000), ec);
   socket.shutdown(tcp::socket::shutdown_send, ec);
   socket.close(ec);
 }
@@ -100,7 +96,7 @@ struct Refused {
 // coroutine frame, which every open connection carries (seven ApiErrors
 // made it ~5 KiB).
 asio::awaitable<void> refuse(tcp::socket& socket, Connection& conn, const Refused& r) {
-  const auto [why, version, limit, declared, ec] = r;
+  const auto& [why, version, limit, declared, ec] = r;
   std::optional<ApiError> err;
   switch (why) {
     case Refusal::header_too_large:
@@ -281,16 +277,8 @@ asio::awaitable<boost::system::error_code> read_message(http::EdgeReader& reader
 // share them between branches), and every open connection carries that
 // frame.
 
-// "100 Continue" to a client that asked before sending its body.
-asio::awaitable<void> send_continue(tcp::socket& socket, Connection& conn, milliseconds timeout,
-                                    boost::system::error_code& ec) {
-  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-  std::size_t sent = http::send_now(socket, asio::buffer(kContinue.data(), kContinue.size()), ec);
-  if (!ec && sent < kContinue.size()) {
-    const auto rest = asio::buffer(kContinue.data() + sent, kContinue.size() - sent);
-    co_await write_all(socket, conn, rest, timeout, ec);
-  }
-}
+// To a client that asked before sending its body.
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 // What the socket did not take of a small response (`out` from `sent` on).
 asio::awaitable<void> write_rest(tcp::socket& socket, Connection& conn, const std::string& out, std::size_t sent,
@@ -396,7 +384,8 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
     if (!parser.is_done()) {
       hold = current;
       if (beast::iequals(req_head[bhttp::field::expect], "100-continue")) {
-        co_await send_continue(socket, deadline, milliseconds(cfg.body_timeout_ms), ec);
+        co_await send_all(socket, deadline, asio::buffer(kContinue.data(), kContinue.size()),
+                          milliseconds(cfg.body_timeout_ms), ec);
         if (ec) break;
       }
       deadline.arm(milliseconds(cfg.body_timeout_ms));

@@ -1,7 +1,9 @@
 #pragma once
 // write_all: the part of a response that the socket did not take at once
-// (http::send_now), written under the connection's deadline. Internal to
-// server/.
+// (http::send_now), written under the connection's deadline. send_all does
+// both steps, for rare writes (a refusal, 100 Continue); the hot paths call
+// send_now inline, to start no coroutine when the socket takes it all.
+// Internal to server/.
 //
 //   std::size_t sent = http::send_now(socket, buffers, ec);
 //   if (!ec && sent < total) {
@@ -26,6 +28,7 @@
 
 #include <chrono>
 
+#include "http/nonblocking.hpp"
 #include "server/worker.hpp"
 
 namespace osprey::server {
@@ -38,6 +41,17 @@ boost::asio::awaitable<void> write_all(boost::asio::ip::tcp::socket& socket, Con
   co_await boost::asio::async_write(socket, buffers, boost::asio::redirect_error(boost::asio::use_awaitable, ec));
   conn.disarm();
   if (ec && conn.expired) ec = boost::beast::error::timeout;
+}
+
+// Sends what the socket takes now, then the rest under the deadline.
+inline boost::asio::awaitable<void> send_all(boost::asio::ip::tcp::socket& socket, Connection& conn,
+                                             boost::asio::const_buffer buffer, std::chrono::milliseconds timeout,
+                                             boost::system::error_code& ec) {
+  const std::size_t sent = http::send_now(socket, buffer, ec);
+  if (!ec && sent < buffer.size()) {
+    const auto rest = buffer + sent;
+    co_await write_all(socket, conn, rest, timeout, ec);
+  }
 }
 
 }  // namespace osprey::server
