@@ -2,7 +2,8 @@
 # HTTP ceiling benchmark: GET /v2/health/ready on Osprey against GET /health
 # on the nginx peer of ../shared/bench, each server pinned to CPU 0 with one
 # worker/thread, wrk pinned to CPU 1 (1 thread), 10 s per run, 3 runs, at 1
-# and 64 connections, the two servers' runs alternating. Prints req/s, p50,
+# and 64 connections, the servers' runs alternating. Osprey runs as shipped
+# and again with --busy-poll-us (BUSY_POLL_US, default 100). Prints req/s, p50,
 # p99 (medians of the runs) and the Osprey/nginx ratio, and each server's CPU time per request (user+system,
 # from /proc/PID/stat): near 200k req/s a lean server no longer saturates its
 # core and wrk's own core is the limit, so req/s alone ties; CPU per request
@@ -20,14 +21,29 @@ osprey=$root/build/src/cli/osprey
 work=$(mktemp -d /tmp/osprey-bench-health.XXXXXX)
 cp -r "$shared/bench" "$work/bench"
 chmod -R u+w "$work/bench"
-cleanup() { (cd "$work/bench" && ./peer.sh nginx-health stop >/dev/null 2>&1 || true); [ -n "${opid:-}" ] && kill "$opid" 2>/dev/null || true; }
+cleanup() {
+  (cd "$work/bench" && ./peer.sh nginx-health stop >/dev/null 2>&1 || true)
+  for p in "${opid:-}" "${bpid:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+}
 trap cleanup EXIT
 (cd "$work/bench" && SHARED_DIR="$shared" ./peer.sh nginx-health start >/dev/null)
 
-taskset -c 0 "$osprey" serve --port 18480 --threads 1 --access-log=false --auth=false \
-  --models "$work/empty" --data-dir "$work/data" >"$work/osprey.log" 2>&1 &
-opid=$!
-for _ in $(seq 100); do curl -sf http://127.0.0.1:18480/v2/health/ready >/dev/null && break; sleep 0.1; done
+# Osprey twice: as it ships (plain), and with --busy-poll-us (its I/O thread
+# polls for a while after each event instead of sleeping, so that a request
+# that comes within that time finds the core awake; it keeps the core busy at
+# light load). Only one of the three servers runs a load at a time.
+busy_poll_us=${BUSY_POLL_US:-100}
+start_osprey() { # port extra-args... -> pid on stdout
+  local port=$1; shift
+  taskset -c 0 "$osprey" serve --port "$port" --threads 1 --access-log=false --auth=false \
+    --models "$work/empty" --data-dir "$work/data-$port" "$@" >"$work/osprey-$port.log" 2>&1 &
+  echo $!
+}
+opid=$(start_osprey 18480)
+bpid=$(start_osprey 18481 --busy-poll-us "$busy_poll_us")
+for port in 18480 18481; do
+  for _ in $(seq 100); do curl -sf http://127.0.0.1:$port/v2/health/ready >/dev/null && break; sleep 0.1; done
+done
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
@@ -41,36 +57,51 @@ run_once() {
   echo "$line $(python3 -c "import json,sys; r=json.loads(sys.argv[1]); print('%.2f' % (($t1-$t0)/$(getconf CLK_TCK)*1e6/max(r['requests'],1)))" "$line")"
 }
 
-# This VM's speed drifts by 10-25% over tens of seconds (host load): the two
-# servers' runs alternate, so that a slow spell hits both rather than one.
-# Prints "rps p50 p99 errors cpu_us" (medians over the runs) per server.
-measure_pair() { # conns -> two lines: nginx, osprey
-  local c=$1 ngx=() osp=() ngx_cpu=() osp_cpu=() out
-  taskset -c 1 wrk -t1 -c"$c" -d2s "$nginx_url" >/dev/null 2>&1 || true   # warm-up
-  taskset -c 1 wrk -t1 -c"$c" -d2s "$osprey_url" >/dev/null 2>&1 || true
+# This VM's speed drifts by 10-25% over tens of seconds (host load): the
+# servers' runs alternate, so that a slow spell hits all rather than one.
+# Prints "rps p50 p99 errors cpu_us" (medians over the runs), one line per
+# server, in the order of `servers`.
+measure() { # conns
+  local c=$1 name out
+  declare -A lines cpus
+  for name in "${servers[@]}"; do
+    taskset -c 1 wrk -t1 -c"$c" -d2s "${url[$name]}" >/dev/null 2>&1 || true   # warm-up
+  done
   for _ in $(seq "$runs"); do
-    out=$(run_once "$nginx_url" "$c" "$nginx_pid"); ngx+=("${out% *}"); ngx_cpu+=("${out##* }")
-    out=$(run_once "$osprey_url" "$c" "$opid"); osp+=("${out% *}"); osp_cpu+=("${out##* }")
+    for name in "${servers[@]}"; do
+      out=$(run_once "${url[$name]}" "$c" "${pid[$name]}")
+      lines[$name]+="${out% *}"$'\n'; cpus[$name]+="${out##* } "
+    done
   done
   median() { printf '%s\n' "$@" | sort -n | sed -n "$(( (runs + 1) / 2 ))p"; }
-  echo "$(printf '%s\n' "${ngx[@]}" | python3 "$root/bench/lib/wrkstats.py") $(median "${ngx_cpu[@]}")"
-  echo "$(printf '%s\n' "${osp[@]}" | python3 "$root/bench/lib/wrkstats.py") $(median "${osp_cpu[@]}")"
+  for name in "${servers[@]}"; do
+    # shellcheck disable=SC2086
+    echo "$(printf '%s' "${lines[$name]}" | python3 "$root/bench/lib/wrkstats.py") $(median ${cpus[$name]})"
+  done
 }
 
 # The nginx worker (peer.sh starts a master with one worker): it serves the requests.
-nginx_pid=$(pgrep -f "nginx: worker process" -P "$(cat "$work/bench/run/nginx-health/nginx.pid")" | head -1)
-
-nginx_url=http://127.0.0.1:18080/health
-osprey_url=http://127.0.0.1:18480/v2/health/ready
-printf '%-7s %-6s %12s %9s %9s %7s %12s\n' server conns req/s p50_ms p99_ms errors cpu_us/req
+declare -A url pid
+servers=(nginx osprey osprey-busy-poll)
+pid[nginx]=$(pgrep -f "nginx: worker process" -P "$(cat "$work/bench/run/nginx-health/nginx.pid")" | head -1)
+pid[osprey]=$opid
+pid[osprey-busy-poll]=$bpid
+url[nginx]=http://127.0.0.1:18080/health
+url[osprey]=http://127.0.0.1:18480/v2/health/ready
+url[osprey-busy-poll]=http://127.0.0.1:18481/v2/health/ready
+echo "osprey-busy-poll: osprey serve --busy-poll-us $busy_poll_us"
+printf '%-17s %-6s %12s %9s %9s %7s %12s\n' server conns req/s p50_ms p99_ms errors cpu_us/req
 declare -A rps cpu_of
 for c in 1 64; do
-  { read -r nline; read -r oline; } <<<"$(measure_pair "$c")"
-  read -r r50 p50 p99 e cpu <<<"$nline"
-  printf '%-7s %-6s %12s %9s %9s %7s %12s\n' nginx "$c" "$r50" "$p50" "$p99" "$e" "$cpu"; rps[nginx$c]=$r50; cpu_of[nginx$c]=$cpu
-  read -r r50 p50 p99 e cpu <<<"$oline"
-  printf '%-7s %-6s %12s %9s %9s %7s %12s\n' osprey "$c" "$r50" "$p50" "$p99" "$e" "$cpu"; rps[osprey$c]=$r50; cpu_of[osprey$c]=$cpu
+  i=0
+  while read -r r50 p50 p99 e cpu; do
+    name=${servers[$i]}; i=$((i + 1))
+    printf '%-17s %-6s %12s %9s %9s %7s %12s\n' "$name" "$c" "$r50" "$p50" "$p99" "$e" "$cpu"
+    rps[$name$c]=$r50; cpu_of[$name$c]=$cpu
+  done <<<"$(measure "$c")"
 done
 for c in 1 64; do
-  python3 -c "print('ratio osprey/nginx at c$c: %.2fx req/s, %.2fx CPU per request' % (${rps[osprey$c]} / ${rps[nginx$c]}, ${cpu_of[osprey$c]} / ${cpu_of[nginx$c]}))"
+  for name in osprey osprey-busy-poll; do
+    python3 -c "print('ratio $name/nginx at c$c: %.2fx req/s, %.2fx CPU per request' % (${rps[$name$c]} / ${rps[nginx$c]}, ${cpu_of[$name$c]} / ${cpu_of[nginx$c]}))"
+  done
 done

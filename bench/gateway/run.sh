@@ -10,6 +10,8 @@
 # Uses the peer harness of shared/bench (copied to /tmp, so the shared copy
 # stays clean): nginx fake upstream on CPU 1, Portkey on CPU 0. Osprey runs
 # pinned to CPU 0 with one I/O thread, the load generator (wrk -t1) on CPU 1.
+# Osprey runs as shipped, and again with --busy-poll-us (BUSY_POLL_US,
+# default 100) for the c1/c64 rows and the first byte.
 # Osprey binary: $OSPREY_BINARY, else build-*/src/cli/osprey if it serves the
 # gateway routes, else build-*/bench/gateway/gateway_bench_server (the same
 # server + gateway code with only the chat routes). Every process this script
@@ -41,7 +43,16 @@ cd "$WORK"
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 0.5
+  # A server holding open streams drains them first (its shutdown grace):
+  # give the processes a few seconds before SIGKILL.
+  for _ in $(seq 1 50); do
+    alive=0
+    for p in "${PIDS[@]}"; do  # a zombie (our exited child) counts as gone
+      [[ -r /proc/$p/stat && "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ]] && alive=1
+    done
+    (( alive )) || break
+    sleep 0.1
+  done
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   ./peer.sh portkey stop >/dev/null 2>&1 || true
   ./peer.sh fake-openai stop >/dev/null 2>&1 || true
@@ -66,14 +77,16 @@ if (( STREAMS > max_streams )); then
   STREAMS=$max_streams
 fi
 
-# start_gateway NAME PORT BASE_URL [CPU] -> pid in GW_PID
+# start_gateway NAME PORT BASE_URL [CPU] -> pid in GW_PID; GW_EXTRA: more
+# `osprey serve` flags (the real binary only).
+GW_EXTRA=()
 start_gateway() {
   local name="$1" port="$2" base="$3" logf="$OUT/$1.log" cpu="${4:-0}"
   if [[ "$MODE" == osprey ]]; then
     OPENAI_BASE_URL="$base" OPENAI_API_KEY=sk-bench-not-a-real-key OSPREY_AUTH=false OSPREY_LOG_LEVEL=warn \
       OSPREY_ACCESS_LOG=false OSPREY_UPSTREAM_POOL_SIZE=256 OSPREY_ENV_FILE=/nonexistent \
       taskset -c "$cpu" timeout 1800 "$OSPREY" serve --host 127.0.0.1 --port "$port" --threads 1 \
-      --data-dir "$OUT/data-$name" >"$logf" 2>&1 &
+      --data-dir "$OUT/data-$name" "${GW_EXTRA[@]}" >"$logf" 2>&1 &
   else
     OPENAI_BASE_URL="$base" OPENAI_API_KEY=sk-bench-not-a-real-key \
       taskset -c "$cpu" timeout 1800 "$BENCH_SERVER" --port "$port" --threads 1 >"$logf" 2>&1 &
@@ -219,6 +232,26 @@ start_gateway osprey-colo 18904 http://127.0.0.1:18090/v1 1; OSPREY_COLO_PID=$GW
 wrk_run "osprey json c1 (colocated on CPU 1)" osprey_colocated json 1 http://127.0.0.1:18904/v1/chat/completions "$BODIES/chat.json" "Authorization: Bearer client-key" "$OSPREY_COLO_PID"
 kill "$OSPREY_COLO_PID" 2>/dev/null || true
 
+# --- busy polling -----------------------------------------------------------
+# The same place as the main table (CPU 0), with --busy-poll-us: Osprey's I/O
+# thread keeps polling for a while after each event instead of sleeping, so
+# the two wake-ups of CPU 0 per request (the client's request, the upstream's
+# answer) find it awake. The other core still sleeps and wakes twice. Costs a
+# busy core at light load; see README.
+BUSY_POLL_US="${BUSY_POLL_US:-100}"
+if [[ "$MODE" == osprey ]]; then
+  GW_EXTRA=(--busy-poll-us "$BUSY_POLL_US")
+  start_gateway osprey-bp-json 18906 http://127.0.0.1:18090/v1; BP_JSON_PID=$GW_PID
+  start_gateway osprey-bp-sse 18907 http://127.0.0.1:18090/sse/v1; BP_SSE_PID=$GW_PID
+  GW_EXTRA=()
+  echo "{\"kind\":\"busy_poll\",\"us\":$BUSY_POLL_US}" >> "$RESULTS"
+  for c in 1 64; do
+    wrk_run "osprey json c$c (busy poll ${BUSY_POLL_US} us)" osprey_busy_poll json "$c" http://127.0.0.1:18906/v1/chat/completions "$BODIES/chat.json" "Authorization: Bearer client-key" "$BP_JSON_PID"
+    wrk_run "osprey stream c$c (busy poll ${BUSY_POLL_US} us)" osprey_busy_poll stream "$c" http://127.0.0.1:18907/v1/chat/completions "$BODIES/chat_stream.json" "Authorization: Bearer client-key" "$BP_SSE_PID"
+  done
+  kill "$BP_JSON_PID" 2>/dev/null || true
+fi
+
 # --- streaming time to first byte ----------------------------------------
 log "streaming first byte (500 sequential requests each)"
 ttfb() {
@@ -229,6 +262,10 @@ ttfb() {
 }
 ttfb direct 127.0.0.1 18090 /sse/v1/chat/completions "$BODIES/chat_stream.json" 500 "$KEY"
 ttfb osprey 127.0.0.1 18902 /v1/chat/completions "$BODIES/chat_stream.json" 500
+if [[ "$MODE" == osprey ]]; then
+  ttfb osprey_busy_poll 127.0.0.1 18907 /v1/chat/completions "$BODIES/chat_stream.json" 500
+  kill "$BP_SSE_PID" 2>/dev/null || true
+fi
 ttfb portkey 127.0.0.1 18787 /v1/chat/completions "$BODIES/chat_stream.json" 100 "$KEY" \
   "x-portkey-provider: openai" "x-portkey-custom-host: http://127.0.0.1:18090/sse/v1"
 

@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "server/event_loop.hpp"
 #include "server/worker.hpp"
 
 namespace osprey::server {
@@ -147,9 +148,9 @@ void Server::start() {
     asio::co_spawn(w->ioc, accept_loop(*w), asio::detached);
     w->clock.tick = sweep_tick(cfg_);
     asio::co_spawn(w->ioc, sweep_deadlines(*w), asio::detached);
-    threads_.emplace_back([wp = w.get()] {
+    threads_.emplace_back([wp = w.get(), busy_poll = std::chrono::microseconds(cfg_.busy_poll_us)] {
       try {
-        wp->ioc.run();
+        run_event_loop(wp->ioc, busy_poll);
       } catch (const std::exception& e) {
         spdlog::critical("I/O thread stopped: {}", e.what());
       }

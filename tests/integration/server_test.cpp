@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "support.hpp"
@@ -62,6 +63,51 @@ TEST(Server, KeepAliveServesManyRequestsOnOneConnection) {
     EXPECT_EQ(res[0].status, 200);
     EXPECT_NE(res[0].header("connection"), "close");
   }
+}
+
+namespace {
+
+// User + system CPU time of a process, in seconds (from /proc/PID/stat).
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));  // after "pid (comm) "
+  std::string f;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i)
+    if (i == 14 || i == 15) ticks += std::stod(f);  // utime, stime
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+}  // namespace
+
+TEST(Server, BusyPollingServesAndStillSleepsWhenIdle) {
+  auto args = base_args();
+  for (const char* a : {"--busy-poll-us", "2000", "--threads", "2"}) args.push_back(a);
+  auto srv = OspreyProcess::start(args);
+  EXPECT_NE(srv->log().find("busy polling 2000 us"), std::string::npos) << srv->log();
+  RawConnection conn("127.0.0.1", srv->port());
+  for (int i = 0; i < 50; ++i) {
+    conn.send("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto res = conn.read_responses(1);
+    ASSERT_EQ(res.size(), 1u);
+    EXPECT_EQ(res[0].status, 200);
+  }
+  // Idle now (a keep-alive connection open, nothing sent): two threads that
+  // kept polling would use about 2 s of CPU in this second; sleeping ones
+  // use next to nothing (a 2 ms window after each 100 ms sweep tick).
+  std::this_thread::sleep_for(200ms);
+  double before = cpu_seconds(srv->pid());
+  std::this_thread::sleep_for(1s);
+  double used = cpu_seconds(srv->pid()) - before;
+  EXPECT_LT(used, 0.3) << "an idle server with busy polling must sleep";
+  conn.send("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto res = conn.read_responses(1);
+  ASSERT_EQ(res.size(), 1u);
+  EXPECT_EQ(res[0].status, 200);
+  // Graceful shutdown ends the polling loops as it ends plain ones.
+  srv->signal(SIGTERM);
+  EXPECT_EQ(srv->wait_exit(10s), std::optional<int>(0));
 }
 
 TEST(Server, Http10KeepAliveIsHonouredAndCloseIsTheDefault) {
@@ -366,7 +412,7 @@ TEST(Cli, ServeHelpListsEverySetting) {
   auto [code, out] = OspreyProcess::run({"serve", "--help"});
   EXPECT_EQ(code, 0);
   for (auto* flag : {"--host", "--port", "--models", "--data-dir", "--config", "--log-level", "--reload",
-                     "--max-body-bytes", "--header-timeout-ms", "--cors-origins", "OSPREY_PORT"})
+                     "--max-body-bytes", "--header-timeout-ms", "--cors-origins", "--busy-poll-us", "OSPREY_PORT"})
     EXPECT_NE(out.find(flag), std::string::npos) << flag;
 }
 
