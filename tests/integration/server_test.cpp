@@ -22,6 +22,14 @@ namespace {
 
 std::vector<std::string> base_args() { return {"--models", make_temp_dir("empty-models"), "--auth", "false"}; }
 
+// Sends GET /v2/health/live on `conn` and reads its one response into `out`.
+void get_live(RawConnection& conn, HttpResponse& out) {
+  conn.send("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto res = conn.read_responses(1);
+  ASSERT_EQ(res.size(), 1u);
+  out = res[0];
+}
+
 }  // namespace
 
 TEST(Server, HealthProbesAndMetadata) {
@@ -57,11 +65,10 @@ TEST(Server, KeepAliveServesManyRequestsOnOneConnection) {
   auto srv = OspreyProcess::start(base_args());
   RawConnection conn("127.0.0.1", srv->port());
   for (int i = 0; i < 20; ++i) {
-    conn.send("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
-    auto res = conn.read_responses(1);
-    ASSERT_EQ(res.size(), 1u);
-    EXPECT_EQ(res[0].status, 200);
-    EXPECT_NE(res[0].header("connection"), "close");
+    HttpResponse res;
+    ASSERT_NO_FATAL_FAILURE(get_live(conn, res));
+    EXPECT_EQ(res.status, 200);
+    EXPECT_NE(res.header("connection"), "close");
   }
 }
 
@@ -87,11 +94,10 @@ TEST(Server, BusyPollingServesAndStillSleepsWhenIdle) {
   auto srv = OspreyProcess::start(args);
   EXPECT_NE(srv->log().find("busy polling 2000 us"), std::string::npos) << srv->log();
   RawConnection conn("127.0.0.1", srv->port());
+  HttpResponse res;
   for (int i = 0; i < 50; ++i) {
-    conn.send("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
-    auto res = conn.read_responses(1);
-    ASSERT_EQ(res.size(), 1u);
-    EXPECT_EQ(res[0].status, 200);
+    ASSERT_NO_FATAL_FAILURE(get_live(conn, res));
+    EXPECT_EQ(res.status, 200);
   }
   // Idle now (a keep-alive connection open, nothing sent): two threads that
   // kept polling would use about 2 s of CPU in this second; sleeping ones
@@ -101,10 +107,8 @@ TEST(Server, BusyPollingServesAndStillSleepsWhenIdle) {
   std::this_thread::sleep_for(1s);
   double used = cpu_seconds(srv->pid()) - before;
   EXPECT_LT(used, 0.3) << "an idle server with busy polling must sleep";
-  conn.send("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
-  auto res = conn.read_responses(1);
-  ASSERT_EQ(res.size(), 1u);
-  EXPECT_EQ(res[0].status, 200);
+  ASSERT_NO_FATAL_FAILURE(get_live(conn, res));
+  EXPECT_EQ(res.status, 200);
   // Graceful shutdown ends the polling loops as it ends plain ones.
   srv->signal(SIGTERM);
   EXPECT_EQ(srv->wait_exit(10s), std::optional<int>(0));

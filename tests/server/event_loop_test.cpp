@@ -19,61 +19,61 @@ using osprey::server::run_event_loop;
 
 namespace {
 
-// Posts `n` handlers from another thread, `gap` apart, then stops the loop.
-void post_from_outside(asio::io_context& ioc, int n, std::chrono::milliseconds gap, std::atomic<int>& ran) {
-  for (int i = 0; i < n; ++i) {
+struct Outcome {
+  int ran = 0;
+  EventLoopStats stats;
+};
+
+// Runs the loop while another thread posts `n` handlers, `gap` apart, and
+// then stops it. `event_first`: one handler is ready before the loop starts
+// (it opens the first polling window).
+Outcome run_with_posts(std::chrono::microseconds busy_poll, int n, std::chrono::milliseconds gap,
+                       bool event_first = false) {
+  asio::io_context ioc;
+  auto guard = asio::make_work_guard(ioc);
+  std::atomic<int> ran{0};
+  Outcome out;
+  if (event_first) asio::post(ioc, [] {});
+  std::thread t([&] {
+    for (int i = 0; i < n; ++i) {
+      std::this_thread::sleep_for(gap);
+      asio::post(ioc, [&ran] { ++ran; });
+    }
     std::this_thread::sleep_for(gap);
-    asio::post(ioc, [&ran] { ++ran; });
-  }
-  std::this_thread::sleep_for(gap);
-  ioc.stop();
+    ioc.stop();
+  });
+  run_event_loop(ioc, busy_poll, &out.stats);
+  t.join();
+  out.ran = ran.load();
+  return out;
 }
 
 }  // namespace
 
 TEST(EventLoop, WithoutBusyPollingItIsPlainRun) {
-  asio::io_context ioc;
-  auto guard = asio::make_work_guard(ioc);
-  std::atomic<int> ran{0};
-  EventLoopStats stats;
-  std::thread t([&] { post_from_outside(ioc, 3, 20ms, ran); });
-  run_event_loop(ioc, 0us, &stats);
-  t.join();
-  EXPECT_EQ(ran.load(), 3);
-  EXPECT_EQ(stats.polls, 0u);
-  EXPECT_EQ(stats.sleeps, 0u);
+  auto r = run_with_posts(0us, 3, 20ms);
+  EXPECT_EQ(r.ran, 3);
+  EXPECT_EQ(r.stats.polls, 0u);
+  EXPECT_EQ(r.stats.sleeps, 0u);
 }
 
 TEST(EventLoop, EventsInsideTheWindowAreTakenWithoutSleeping) {
-  asio::io_context ioc;
-  auto guard = asio::make_work_guard(ioc);
-  std::atomic<int> ran{0};
-  EventLoopStats stats;
-  asio::post(ioc, [] {});  // the first event opens the window
   // Five events 20 ms apart, each well inside a 10 s window.
-  std::thread t([&] { post_from_outside(ioc, 5, 20ms, ran); });
-  run_event_loop(ioc, 10s, &stats);
-  t.join();
-  EXPECT_EQ(ran.load(), 5);
-  EXPECT_EQ(stats.sleeps, 0u);
-  EXPECT_GT(stats.polls, 5u);
+  auto r = run_with_posts(10s, 5, 20ms, /*event_first=*/true);
+  EXPECT_EQ(r.ran, 5);
+  EXPECT_EQ(r.stats.sleeps, 0u);
+  EXPECT_GT(r.stats.polls, 5u);
 }
 
 TEST(EventLoop, AfterAWindowWithoutEventsItSleeps) {
-  asio::io_context ioc;
-  auto guard = asio::make_work_guard(ioc);
-  std::atomic<int> ran{0};
-  EventLoopStats stats;
   // 200 ms between events and a 1 ms window: the loop must sleep before
   // each of them, and a sleeping loop does not count polls.
-  std::thread t([&] { post_from_outside(ioc, 3, 200ms, ran); });
-  run_event_loop(ioc, 1ms, &stats);
-  t.join();
-  EXPECT_EQ(ran.load(), 3);
-  EXPECT_GE(stats.sleeps, 3u);
+  auto r = run_with_posts(1ms, 3, 200ms);
+  EXPECT_EQ(r.ran, 3);
+  EXPECT_GE(r.stats.sleeps, 3u);
   // Polling for the whole 800 ms would be hundreds of thousands of polls;
   // four windows of 1 ms are a few thousand at most.
-  EXPECT_LT(stats.polls, 200'000u);
+  EXPECT_LT(r.stats.polls, 200'000u);
 }
 
 TEST(EventLoop, EndsWhenTheWorkRunsOutLikeRun) {
