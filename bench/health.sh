@@ -3,7 +3,9 @@
 # on the nginx peer of ../shared/bench, each server pinned to CPU 0 with one
 # worker/thread, wrk pinned to CPU 1 (1 thread), 10 s per run, 3 runs, at 1
 # and 64 connections, the servers' runs alternating. Osprey runs as shipped
-# and again with --busy-poll-us (BUSY_POLL_US, default 100). Prints req/s, p50,
+# (adaptive busy polling, up to 100 us) and again with --busy-poll-us 0
+# (its I/O thread always sleeps in epoll_wait, as nginx's worker does).
+# Prints req/s, p50,
 # p99 (medians of the runs) and the Osprey/nginx ratio, and each server's CPU time per request (user+system,
 # from /proc/PID/stat): near 200k req/s a lean server no longer saturates its
 # core and wrk's own core is the limit, so req/s alone ties; CPU per request
@@ -28,11 +30,10 @@ cleanup() {
 trap cleanup EXIT
 (cd "$work/bench" && SHARED_DIR="$shared" ./peer.sh nginx-health start >/dev/null)
 
-# Osprey twice: as it ships (plain), and with --busy-poll-us (its I/O thread
-# polls for a while after each event instead of sleeping, so that a request
-# that comes within that time finds the core awake; it keeps the core busy at
-# light load). Only one of the three servers runs a load at a time.
-busy_poll_us=${BUSY_POLL_US:-100}
+# Osprey twice: as it ships, where its I/O thread keeps polling for up to
+# 100 us after an event while events come that close together (so that a
+# request finds the core awake), and with --busy-poll-us 0, where it always
+# sleeps. Only one of the three servers runs a load at a time.
 start_osprey() { # port extra-args... -> pid on stdout
   local port=$1; shift
   taskset -c 0 "$osprey" serve --port "$port" --threads 1 --access-log=false --auth=false \
@@ -40,7 +41,7 @@ start_osprey() { # port extra-args... -> pid on stdout
   echo $!
 }
 opid=$(start_osprey 18480)
-bpid=$(start_osprey 18481 --busy-poll-us "$busy_poll_us")
+bpid=$(start_osprey 18481 --busy-poll-us 0)
 for port in 18480 18481; do
   for _ in $(seq 100); do curl -sf http://127.0.0.1:$port/v2/health/ready >/dev/null && break; sleep 0.1; done
 done
@@ -82,26 +83,26 @@ measure() { # conns
 
 # The nginx worker (peer.sh starts a master with one worker): it serves the requests.
 declare -A url pid
-servers=(nginx osprey osprey-busy-poll)
+servers=(nginx osprey osprey-no-busy-poll)
 pid[nginx]=$(pgrep -f "nginx: worker process" -P "$(cat "$work/bench/run/nginx-health/nginx.pid")" | head -1)
 pid[osprey]=$opid
-pid[osprey-busy-poll]=$bpid
+pid[osprey-no-busy-poll]=$bpid
 url[nginx]=http://127.0.0.1:18080/health
 url[osprey]=http://127.0.0.1:18480/v2/health/ready
-url[osprey-busy-poll]=http://127.0.0.1:18481/v2/health/ready
-echo "osprey-busy-poll: osprey serve --busy-poll-us $busy_poll_us"
-printf '%-17s %-6s %12s %9s %9s %7s %12s\n' server conns req/s p50_ms p99_ms errors cpu_us/req
+url[osprey-no-busy-poll]=http://127.0.0.1:18481/v2/health/ready
+echo "osprey: osprey serve (as shipped); osprey-no-busy-poll: osprey serve --busy-poll-us 0"
+printf '%-20s %-6s %12s %9s %9s %7s %12s\n' server conns req/s p50_ms p99_ms errors cpu_us/req
 declare -A rps cpu_of
 for c in 1 64; do
   i=0
   while read -r r50 p50 p99 e cpu; do
     name=${servers[$i]}; i=$((i + 1))
-    printf '%-17s %-6s %12s %9s %9s %7s %12s\n' "$name" "$c" "$r50" "$p50" "$p99" "$e" "$cpu"
+    printf '%-20s %-6s %12s %9s %9s %7s %12s\n' "$name" "$c" "$r50" "$p50" "$p99" "$e" "$cpu"
     rps[$name$c]=$r50; cpu_of[$name$c]=$cpu
   done <<<"$(measure "$c")"
 done
 for c in 1 64; do
-  for name in osprey osprey-busy-poll; do
+  for name in osprey osprey-no-busy-poll; do
     python3 -c "print('ratio $name/nginx at c$c: %.2fx req/s, %.2fx CPU per request' % (${rps[$name$c]} / ${rps[nginx$c]}, ${cpu_of[$name$c]} / ${cpu_of[nginx$c]}))"
   done
 done

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if (a == "--port") scfg.port = std::atoi(argv[i + 1]);
     else if (a == "--threads") scfg.threads = std::atoi(argv[i + 1]);
+    else if (a == "--busy-poll-us") scfg.busy_poll_us = std::atoi(argv[i + 1]);
   }
   log::init(std::getenv("OSPREY_LOG_LEVEL") ? std::getenv("OSPREY_LOG_LEVEL") : "info");
   config::GatewayConfig gcfg;

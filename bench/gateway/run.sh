@@ -10,8 +10,9 @@
 # Uses the peer harness of shared/bench (copied to /tmp, so the shared copy
 # stays clean): nginx fake upstream on CPU 1, Portkey on CPU 0. Osprey runs
 # pinned to CPU 0 with one I/O thread, the load generator (wrk -t1) on CPU 1.
-# Osprey runs as shipped, and again with --busy-poll-us (BUSY_POLL_US,
-# default 100) for the c1/c64 rows and the first byte.
+# Osprey runs as shipped (adaptive busy polling up to 100 us), and again
+# with --busy-poll-us $ALT_BUSY_POLL_US (default 0: polling off) for the
+# c1/c64 rows and the first byte.
 # Osprey binary: $OSPREY_BINARY, else build-*/src/cli/osprey if it serves the
 # gateway routes, else build-*/bench/gateway/gateway_bench_server (the same
 # server + gateway code with only the chat routes). Every process this script
@@ -78,7 +79,7 @@ if (( STREAMS > max_streams )); then
 fi
 
 # start_gateway NAME PORT BASE_URL [CPU] -> pid in GW_PID; GW_EXTRA: more
-# `osprey serve` flags (the real binary only).
+# `osprey serve` flags (the bench server takes --busy-poll-us only).
 GW_EXTRA=()
 start_gateway() {
   local name="$1" port="$2" base="$3" logf="$OUT/$1.log" cpu="${4:-0}"
@@ -89,7 +90,7 @@ start_gateway() {
       --data-dir "$OUT/data-$name" "${GW_EXTRA[@]}" >"$logf" 2>&1 &
   else
     OPENAI_BASE_URL="$base" OPENAI_API_KEY=sk-bench-not-a-real-key \
-      taskset -c "$cpu" timeout 1800 "$BENCH_SERVER" --port "$port" --threads 1 >"$logf" 2>&1 &
+      taskset -c "$cpu" timeout 1800 "$BENCH_SERVER" --port "$port" --threads 1 "${GW_EXTRA[@]}" >"$logf" 2>&1 &
   fi
   local wrapper=$!
   PIDS+=("$wrapper")
@@ -232,25 +233,24 @@ start_gateway osprey-colo 18904 http://127.0.0.1:18090/v1 1; OSPREY_COLO_PID=$GW
 wrk_run "osprey json c1 (colocated on CPU 1)" osprey_colocated json 1 http://127.0.0.1:18904/v1/chat/completions "$BODIES/chat.json" "Authorization: Bearer client-key" "$OSPREY_COLO_PID"
 kill "$OSPREY_COLO_PID" 2>/dev/null || true
 
-# --- busy polling -----------------------------------------------------------
-# The same place as the main table (CPU 0), with --busy-poll-us: Osprey's I/O
-# thread keeps polling for a while after each event instead of sleeping, so
+# --- the other busy-polling setting --------------------------------------
+# The same place as the main table (CPU 0), with --busy-poll-us
+# $ALT_BUSY_POLL_US (default 0). As shipped, Osprey's I/O thread keeps polling
+# for up to 100 us after an event while events come that close together, so
 # the two wake-ups of CPU 0 per request (the client's request, the upstream's
-# answer) find it awake. The other core still sleeps and wakes twice. Costs a
-# busy core at light load; see README.
-BUSY_POLL_US="${BUSY_POLL_US:-100}"
-if [[ "$MODE" == osprey ]]; then
-  GW_EXTRA=(--busy-poll-us "$BUSY_POLL_US")
-  start_gateway osprey-bp-json 18906 http://127.0.0.1:18090/v1; BP_JSON_PID=$GW_PID
-  start_gateway osprey-bp-sse 18907 http://127.0.0.1:18090/sse/v1; BP_SSE_PID=$GW_PID
-  GW_EXTRA=()
-  echo "{\"kind\":\"busy_poll\",\"us\":$BUSY_POLL_US}" >> "$RESULTS"
-  for c in 1 64; do
-    wrk_run "osprey json c$c (busy poll ${BUSY_POLL_US} us)" osprey_busy_poll json "$c" http://127.0.0.1:18906/v1/chat/completions "$BODIES/chat.json" "Authorization: Bearer client-key" "$BP_JSON_PID"
-    wrk_run "osprey stream c$c (busy poll ${BUSY_POLL_US} us)" osprey_busy_poll stream "$c" http://127.0.0.1:18907/v1/chat/completions "$BODIES/chat_stream.json" "Authorization: Bearer client-key" "$BP_SSE_PID"
-  done
-  kill "$BP_JSON_PID" 2>/dev/null || true
-fi
+# answer) find it awake; with 0 it always sleeps in epoll_wait, as nginx's
+# worker does. The other core sleeps and wakes twice either way.
+ALT_BUSY_POLL_US="${ALT_BUSY_POLL_US:-0}"
+GW_EXTRA=(--busy-poll-us "$ALT_BUSY_POLL_US")
+start_gateway osprey-alt-json 18906 http://127.0.0.1:18090/v1; ALT_JSON_PID=$GW_PID
+start_gateway osprey-alt-sse 18907 http://127.0.0.1:18090/sse/v1; ALT_SSE_PID=$GW_PID
+GW_EXTRA=()
+echo "{\"kind\":\"alt_busy_poll\",\"us\":$ALT_BUSY_POLL_US}" >> "$RESULTS"
+for c in 1 64; do
+  wrk_run "osprey json c$c (--busy-poll-us ${ALT_BUSY_POLL_US})" osprey_alt json "$c" http://127.0.0.1:18906/v1/chat/completions "$BODIES/chat.json" "Authorization: Bearer client-key" "$ALT_JSON_PID"
+  wrk_run "osprey stream c$c (--busy-poll-us ${ALT_BUSY_POLL_US})" osprey_alt stream "$c" http://127.0.0.1:18907/v1/chat/completions "$BODIES/chat_stream.json" "Authorization: Bearer client-key" "$ALT_SSE_PID"
+done
+kill "$ALT_JSON_PID" 2>/dev/null || true
 
 # --- streaming time to first byte ----------------------------------------
 log "streaming first byte (500 sequential requests each)"
@@ -262,10 +262,8 @@ ttfb() {
 }
 ttfb direct 127.0.0.1 18090 /sse/v1/chat/completions "$BODIES/chat_stream.json" 500 "$KEY"
 ttfb osprey 127.0.0.1 18902 /v1/chat/completions "$BODIES/chat_stream.json" 500
-if [[ "$MODE" == osprey ]]; then
-  ttfb osprey_busy_poll 127.0.0.1 18907 /v1/chat/completions "$BODIES/chat_stream.json" 500
-  kill "$BP_SSE_PID" 2>/dev/null || true
-fi
+ttfb osprey_alt 127.0.0.1 18907 /v1/chat/completions "$BODIES/chat_stream.json" 500
+kill "$ALT_SSE_PID" 2>/dev/null || true
 ttfb portkey 127.0.0.1 18787 /v1/chat/completions "$BODIES/chat_stream.json" 100 "$KEY" \
   "x-portkey-provider: openai" "x-portkey-custom-host: http://127.0.0.1:18090/sse/v1"
 

@@ -38,12 +38,13 @@ if colo and direct1:
     print(f"\nColocated (osprey, upstream and load all on CPU 1, json c1): osprey p50 {o['p50_ms'] * 1000:.0f} us, "
           f"p99 {o['p99_ms'] * 1000:.0f} us; direct p50 {d['p50_ms'] * 1000:.0f} us; "
           f"added p50 {(o['p50_ms'] - d['p50_ms']) * 1000:.0f} us, p99 {(o['p99_ms'] - d['p99_ms']) * 1000:.0f} us")
-bp = next((r for r in rows if r["kind"] == "busy_poll"), None)
-if bp:
-    print(f"\nBusy polling (--busy-poll-us {bp['us']}; Osprey on CPU 0 as in the table above):")
+alt = next((r for r in rows if r["kind"] == "alt_busy_poll"), None)
+if alt:
+    off = " (polling off)" if alt["us"] == 0 else ""
+    print(f"\nOsprey with --busy-poll-us {alt['us']}{off}; on CPU 0 as in the table above:")
     for mode in ("json", "stream"):
         for c in (1, 64):
-            b, d, p = (wrk.get((t, mode, c)) for t in ("osprey_busy_poll", "direct", "portkey"))
+            b, d, p = (wrk.get((t, mode, c)) for t in ("osprey_alt", "direct", "portkey"))
             if not (b and d):
                 continue
             o = b["wrk"]
@@ -58,13 +59,13 @@ if "direct" in tt and "osprey" in tt:
     for t in ("direct", "osprey", "portkey"):
         if t in tt:
             print(f"- {t}: p50 {tt[t]['first_p50_ms']:.3f} ms, p90 {tt[t]['first_p90_ms']:.3f} ms")
-    if "osprey_busy_poll" in tt:
-        print(f"- osprey, busy polling: p50 {tt['osprey_busy_poll']['first_p50_ms']:.3f} ms, "
-              f"p90 {tt['osprey_busy_poll']['first_p90_ms']:.3f} ms")
+    if "osprey_alt" in tt and alt:
+        print(f"- osprey, --busy-poll-us {alt['us']}: p50 {tt['osprey_alt']['first_p50_ms']:.3f} ms, "
+              f"p90 {tt['osprey_alt']['first_p90_ms']:.3f} ms")
     print(f"- added by osprey (p50): {(tt['osprey']['first_p50_ms'] - tt['direct']['first_p50_ms']) * 1000:.0f} us")
-    if "osprey_busy_poll" in tt:
-        print(f"- added by osprey, busy polling (p50): "
-              f"{(tt['osprey_busy_poll']['first_p50_ms'] - tt['direct']['first_p50_ms']) * 1000:.0f} us")
+    if "osprey_alt" in tt and alt:
+        print(f"- added by osprey, --busy-poll-us {alt['us']} (p50): "
+              f"{(tt['osprey_alt']['first_p50_ms'] - tt['direct']['first_p50_ms']) * 1000:.0f} us")
     if "portkey" in tt:
         print(f"- added by portkey (p50): {(tt['portkey']['first_p50_ms'] - tt['direct']['first_p50_ms']):.2f} ms")
 for r in rows:

@@ -32,7 +32,7 @@ struct ServerConfig {
   std::string host = "127.0.0.1";
   int port = 8000;  // 0 = pick a free port
   int threads = 0;  // I/O threads; 0 = number of cores
-  int busy_poll_us = 0;  // I/O threads poll this long after an event before sleeping; 0 = off
+  int busy_poll_us = 100;  // the most an I/O thread polls after an event before sleeping (adaptive); 0 = off
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_body_bytes = 1024 * 1024;          // default per-route cap
   std::size_t max_upload_bytes = 32 * 1024 * 1024;   // image routes

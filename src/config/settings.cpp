@@ -102,11 +102,12 @@ std::vector<Setting> build() {
   t.push_back(S("server.threads", "OSPREY_THREADS", "--threads", "I/O threads (0 = one per core)", K::integer,
                 [](Config& c, const std::string& v) { c.server.threads = static_cast<int>(parse_int(v, 0, 256)); }, "0"));
   t.push_back(S("server.busy_poll_us", "OSPREY_BUSY_POLL_US", "--busy-poll-us",
-                "I/O threads keep polling this many microseconds after an event before they sleep: lower latency at "
-                "light load, at the cost of a busy core; only with a core per I/O thread (0 = off)",
+                "the most microseconds an I/O thread keeps polling after an event before it sleeps; the window "
+                "adapts to the gaps between events, so only threads whose events come closer together than this "
+                "poll at all (0 = off: always sleep)",
                 K::integer,
                 [](Config& c, const std::string& v) { c.server.busy_poll_us = static_cast<int>(parse_int(v, 0, 100'000)); },
-                "0"));
+                "100"));
   t.push_back(S("server.max_header_bytes", "OSPREY_MAX_HEADER_BYTES", "--max-header-bytes",
                 "largest request header block; larger gets 431", K::string,
                 [](Config& c, const std::string& v) {

@@ -1,11 +1,12 @@
 #pragma once
 // run_event_loop: runs one I/O thread's io_context, either as plain
-// io_context::run() or with busy polling: after each burst of work the
-// thread keeps polling for events (non-blocking) for a while before it goes
-// to sleep in epoll_wait.
+// io_context::run() or with adaptive busy polling: after an event the thread
+// keeps polling for events (non-blocking) for a while before it goes to
+// sleep in epoll_wait, for as long as its recent events came that close
+// together (see PollWindow).
 //
 //   server::run_event_loop(ioc, std::chrono::microseconds(0));    // = ioc.run()
-//   server::run_event_loop(ioc, std::chrono::microseconds(100));  // poll 100 us after the last event
+//   server::run_event_loop(ioc, std::chrono::microseconds(100));  // poll up to 100 us after an event
 //
 // Returns when the io_context is stopped or runs out of work, like run().
 // Exceptions from handlers propagate, like run().
@@ -18,11 +19,11 @@
 // upstream), so at light load the wake-ups are most of the added latency.
 // A thread that is still polling when the bytes arrive does not sleep.
 //
-// Cost: the thread keeps its core busy for `busy_poll` after every event, so
-// under light, steady load it uses its whole core. Use it only when each I/O
-// thread has a core of its own: a polling thread takes CPU from anything
-// else scheduled there (inference workers included). An idle server still
-// sleeps: the window restarts only when something happens.
+// Cost: while events keep coming less than the window apart, the thread
+// uses its whole core, and between polls it yields to any other thread
+// runnable there (the ledger writer, inference workers). When the gaps grow
+// past the cap (an idle server, a client that thinks, an inference that
+// takes milliseconds), the window decays to 0 and the thread sleeps at once.
 
 #include <chrono>
 #include <cstdint>
@@ -37,6 +38,7 @@ namespace osprey::server {
 struct EventLoopStats {
   std::uint64_t polls = 0;   // non-blocking polls
   std::uint64_t sleeps = 0;  // blocking waits, each after a window with no event
+  std::chrono::microseconds window{0};  // the polling window after the last sleep
 };
 
 void run_event_loop(boost::asio::io_context& ioc, std::chrono::microseconds busy_poll,

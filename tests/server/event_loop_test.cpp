@@ -1,7 +1,10 @@
 // run_event_loop: plain run() when busy polling is off; with it on, events
-// that arrive inside the window are taken without a sleep, the loop sleeps
-// once a window passes with nothing, and it ends the way run() ends.
+// that come close together are taken without a sleep, events far apart are
+// slept for without polling, and the loop ends the way run() ends.
+// PollWindow: the window grows to cover gaps within the cap, never past it,
+// and decays to 0 when the gaps are longer.
 #include "server/event_loop.hpp"
+#include "server/poll_window.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -15,6 +18,7 @@
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using osprey::server::EventLoopStats;
+using osprey::server::PollWindow;
 using osprey::server::run_event_loop;
 
 namespace {
@@ -57,23 +61,29 @@ TEST(EventLoop, WithoutBusyPollingItIsPlainRun) {
   EXPECT_EQ(r.stats.sleeps, 0u);
 }
 
-TEST(EventLoop, EventsInsideTheWindowAreTakenWithoutSleeping) {
-  // Five events 20 ms apart, each well inside a 10 s window.
-  auto r = run_with_posts(10s, 5, 20ms, /*event_first=*/true);
-  EXPECT_EQ(r.ran, 5);
-  EXPECT_EQ(r.stats.sleeps, 0u);
-  EXPECT_GT(r.stats.polls, 5u);
+TEST(EventLoop, EventsThatComeCloseTogetherAreTakenWithoutSleeping) {
+  // Eight events 20 ms apart under a 10 s cap: the loop sleeps through the
+  // first gap (the window starts closed), which opens the window to cover
+  // 20 ms; the events after that are taken by polling. One more sleep is
+  // allowed for a gap that a busy machine stretches past the window.
+  auto r = run_with_posts(10s, 8, 20ms, /*event_first=*/true);
+  EXPECT_EQ(r.ran, 8);
+  EXPECT_GE(r.stats.sleeps, 1u);
+  EXPECT_LE(r.stats.sleeps, 2u);
+  EXPECT_GT(r.stats.polls, 8u);
+  EXPECT_GE(r.stats.window, 20ms);
 }
 
-TEST(EventLoop, AfterAWindowWithoutEventsItSleeps) {
-  // 200 ms between events and a 1 ms window: the loop must sleep before
-  // each of them, and a sleeping loop does not count polls.
-  auto r = run_with_posts(1ms, 3, 200ms);
-  EXPECT_EQ(r.ran, 3);
-  EXPECT_GE(r.stats.sleeps, 3u);
-  // Polling for the whole 800 ms would be hundreds of thousands of polls;
-  // four windows of 1 ms are a few thousand at most.
-  EXPECT_LT(r.stats.polls, 200'000u);
+TEST(EventLoop, EventsFartherApartThanTheCapAreSleptForWithoutPolling) {
+  // 100 ms between events and a 1 ms cap: polling would not catch any of
+  // them, so the window stays closed and the loop sleeps at once every
+  // time: one poll that finds nothing, then a sleep. A fixed 1 ms window
+  // would have spun for 1 ms (thousands of polls) after each event.
+  auto r = run_with_posts(1ms, 4, 100ms);
+  EXPECT_EQ(r.ran, 4);
+  EXPECT_GE(r.stats.sleeps, 4u);
+  EXPECT_LT(r.stats.polls, 4 * r.stats.sleeps);
+  EXPECT_EQ(r.stats.window, 0us);
 }
 
 TEST(EventLoop, EndsWhenTheWorkRunsOutLikeRun) {
@@ -91,4 +101,48 @@ TEST(EventLoop, HandlerExceptionsPropagateLikeRun) {
   asio::io_context ioc;
   asio::post(ioc, [] { throw std::runtime_error("boom"); });
   EXPECT_THROW(run_event_loop(ioc, 1ms), std::runtime_error);
+}
+
+TEST(PollWindow, StartsClosed) {
+  PollWindow w(100us);
+  EXPECT_EQ(w.current(), 0us);
+  EXPECT_EQ(w.cap(), 100us);
+}
+
+TEST(PollWindow, GrowsToCoverAGapWithinTheCapButNeverPastIt) {
+  PollWindow w(100us);
+  w.after_sleep(40us);
+  EXPECT_GE(w.current(), 40us);  // a window of this size would have caught that gap
+  EXPECT_LT(w.current(), 100us);
+  w.after_sleep(40us);
+  EXPECT_EQ(w.current(), 100us);
+  w.after_sleep(100us);
+  EXPECT_EQ(w.current(), 100us);
+}
+
+TEST(PollWindow, GapsLongerThanTheCapCloseItByHalves) {
+  PollWindow w(100us);
+  w.after_sleep(90us);
+  ASSERT_EQ(w.current(), 100us);
+  w.after_sleep(5ms);
+  EXPECT_EQ(w.current(), 50us);  // one long gap among short ones costs half
+  w.after_sleep(30us);
+  EXPECT_EQ(w.current(), 100us);
+  int steps = 0;
+  while (w.current() > 0us && steps < 100) {
+    w.after_sleep(1s);
+    ++steps;
+  }
+  EXPECT_EQ(w.current(), 0us);
+  EXPECT_LE(steps, 8);  // 100, 50, 25, 12, 6, 3, 1, 0
+}
+
+TEST(PollWindow, ACapOfZeroOrLessNeverOpens) {
+  for (auto cap : {0us, -5us}) {
+    PollWindow w(cap);
+    w.after_sleep(0us);
+    EXPECT_EQ(w.current(), 0us);
+    w.after_sleep(10us);
+    EXPECT_EQ(w.current(), 0us);
+  }
 }
