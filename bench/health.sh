@@ -5,11 +5,11 @@
 # and 64 connections, the servers' runs alternating. Osprey runs as shipped
 # (adaptive busy polling, up to 100 us) and again with --busy-poll-us 0
 # (its I/O thread always sleeps in epoll_wait, as nginx's worker does).
-# Prints req/s, p50,
-# p99 (medians of the runs) and the Osprey/nginx ratio, and each server's CPU time per request (user+system,
-# from /proc/PID/stat): near 200k req/s a lean server no longer saturates its
-# core and wrk's own core is the limit, so req/s alone ties; CPU per request
-# still tells which server is cheaper.
+# Prints req/s, p50, p99 (medians of the runs), the Osprey/nginx ratios, and
+# each server's CPU time per request (user+system, from /proc/PID/stat):
+# near 200k req/s a lean server no longer saturates its core and wrk's own
+# core is the limit, so req/s alone ties; CPU per request still tells which
+# server is cheaper.
 # Usage: bench/health.sh [--duration 10] [--runs 3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +25,7 @@ cp -r "$shared/bench" "$work/bench"
 chmod -R u+w "$work/bench"
 cleanup() {
   (cd "$work/bench" && ./peer.sh nginx-health stop >/dev/null 2>&1 || true)
-  for p in "${opid:-}" "${bpid:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  for p in "${opid:-}" "${offpid:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 (cd "$work/bench" && SHARED_DIR="$shared" ./peer.sh nginx-health start >/dev/null)
@@ -41,7 +41,7 @@ start_osprey() { # port extra-args... -> pid on stdout
   echo $!
 }
 opid=$(start_osprey 18480)
-bpid=$(start_osprey 18481 --busy-poll-us 0)
+offpid=$(start_osprey 18481 --busy-poll-us 0)
 for port in 18480 18481; do
   for _ in $(seq 100); do curl -sf http://127.0.0.1:$port/v2/health/ready >/dev/null && break; sleep 0.1; done
 done
@@ -86,7 +86,7 @@ declare -A url pid
 servers=(nginx osprey osprey-no-busy-poll)
 pid[nginx]=$(pgrep -f "nginx: worker process" -P "$(cat "$work/bench/run/nginx-health/nginx.pid")" | head -1)
 pid[osprey]=$opid
-pid[osprey-no-busy-poll]=$bpid
+pid[osprey-no-busy-poll]=$offpid
 url[nginx]=http://127.0.0.1:18080/health
 url[osprey]=http://127.0.0.1:18480/v2/health/ready
 url[osprey-no-busy-poll]=http://127.0.0.1:18481/v2/health/ready
