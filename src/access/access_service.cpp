@@ -95,6 +95,9 @@ void AccessService::reload() {
 }
 
 void AccessService::reload_locked() {
+  // Read the generation before the keys: a change committed after this read
+  // bumps it past `generation`, and the next request reloads again.
+  auto generation = store_->generation().current();
   auto next = std::make_shared<Cache>();
   for (auto& k : store_->list()) {
     auto rec = std::make_shared<const KeyRecord>(std::move(k));
@@ -103,7 +106,9 @@ void AccessService::reload_locked() {
     ++next->size;
   }
   std::atomic_store(&cache_, std::shared_ptr<const Cache>(std::move(next)));
+  cached_generation_.store(generation, std::memory_order_release);
 }
+
 
 std::shared_ptr<const KeyRecord> AccessService::find_by_id(std::string_view id) const {
   auto cache = std::atomic_load(&cache_);
@@ -236,6 +241,19 @@ http::Awaitable<bool> AccessService::revoke_key(std::string id) {
   auto ok = co_await std::move(work);
   if (ok) spdlog::info("access: revoked key {}", id);
   co_return ok;
+}
+
+http::Awaitable<bool> AccessService::refresh_keys() {
+  // Every request that saw the change may ask; the first one reloads, the
+  // others find the generation current and return at once.
+  return on_store(
+      [this](KeyStore& s) {
+        if (s.generation().current() == cached_generation_.load(std::memory_order_acquire)) return false;
+        reload_locked();
+        spdlog::debug("access: keys changed by another process, cache reloaded");
+        return true;
+      },
+      false);
 }
 
 }  // namespace osprey::access

@@ -15,9 +15,14 @@
 // The auth path never touches SQLite: authenticate() hashes the presented
 // key and looks it up in an immutable snapshot of all keys (swapped
 // atomically). The snapshot is rebuilt after every change made through this
-// service and, for changes made by another process (`osprey keys revoke`
-// while the server runs), by a poller that checks SQLite's data_version
-// every `poll_interval` (1 s).
+// service. A change made by another process (`osprey keys create` or
+// `keys revoke` while the server runs) bumps the data dir's key generation
+// (key_generation.hpp); the middleware checks it on every request
+// (keys_changed(), one shared-memory load) and, when it moved, awaits
+// refresh_keys() on the store thread before it authenticates, so the very
+// next request sees the change. A poller that checks SQLite's data_version
+// every `poll_interval` (1 s) catches writers that do not bump the
+// generation (sqlite3 by hand, a writer killed between commit and bump).
 
 #include <utility>  // before any Boost.Asio header (g++ 12)
 #include <atomic>
@@ -101,6 +106,12 @@ class AccessService {
 
   // Re-reads every key into the cache (blocking).
   void reload();
+  // True when another process changed the keys since the cache was read.
+  bool keys_changed() const {
+    return store_->generation().current() != cached_generation_.load(std::memory_order_acquire);
+  }
+  // Re-reads the keys on the store thread if they changed; true if it did.
+  http::Awaitable<bool> refresh_keys();
   std::size_t cached_keys() const;
 
   // Logs "limiter unavailable" at most once per 10 s, with a count of the
@@ -130,6 +141,7 @@ class AccessService {
   std::unique_ptr<KeyStore> store_;
   std::shared_ptr<const Cache> cache_;  // std::atomic_load/store
   std::int64_t seen_version_ = 0;
+  std::atomic<std::uint64_t> cached_generation_{0};  // the key generation the cache was read at
 
   std::mutex secrets_mu_;
   std::set<std::string, std::less<>> secret_ids_;

@@ -78,6 +78,7 @@ KeyStore::KeyStore(const std::string& data_dir, std::string pepper) : pepper_(st
   // Creating or revoking a key must survive a power cut as much as a crash.
   db_->exec("PRAGMA synchronous=FULL");
   db_->exec(kSchema);
+  gen_ = std::make_unique<KeyGeneration>(data_dir);
 }
 
 KeyStore::~KeyStore() = default;
@@ -122,6 +123,7 @@ CreatedKey KeyStore::create(const KeySpec& spec) {
   CreatedKey out;
   out.plaintext = generate_key();
   out.record = insert(out.plaintext, spec);
+  gen_->bump();
   return out;
 }
 
@@ -135,6 +137,7 @@ bool KeyStore::import(std::string_view plaintext, const KeySpec& spec) {
     insert(plaintext, spec);
     inserted = true;
   });
+  if (inserted) gen_->bump();
   return inserted;
 }
 
@@ -157,7 +160,10 @@ bool KeyStore::revoke(const std::string& id) {
   s.bind(1, unix_now());
   s.bind(2, id);
   s.step();
-  if (db_->changes() > 0) return true;
+  if (db_->changes() > 0) {
+    gen_->bump();
+    return true;
+  }
   return get(id).has_value();
 }
 

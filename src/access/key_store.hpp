@@ -14,12 +14,14 @@
 // serialises access to it).
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "access/key.hpp"
+#include "access/key_generation.hpp"
 
 namespace osprey::usage::sql {
 class Db;
@@ -53,11 +55,15 @@ class KeyStore {
   std::string hash(std::string_view plaintext) const;
   // Changes whenever another connection (another process) changed keys.db.
   std::int64_t data_version();
+  // Bumped after every change committed through any KeyStore on this data
+  // dir, in any process (see key_generation.hpp).
+  const KeyGeneration& generation() const { return *gen_; }
 
  private:
   KeyRecord insert(std::string_view plaintext, const KeySpec& spec);
   std::string pepper_;
   std::unique_ptr<usage::sql::Db> db_;
+  std::unique_ptr<KeyGeneration> gen_;
 };
 
 }  // namespace osprey::access

@@ -225,6 +225,12 @@ namespace {
 // The part of auth that needs a coroutine (it awaits the rest of the chain).
 Awaitable<Response> authenticate_then(AccessService& access, Context& ctx, const Next& next) {
   auto token = presented_key(ctx);
+  // A key created or revoked by another process counts from the very next
+  // request (access_service.hpp).
+  if (access.keys_changed()) {
+    auto refresh = access.refresh_keys();
+    co_await std::move(refresh);
+  }
   auto a = access.authenticate(token);
   switch (a.result) {
     case AccessService::AuthResult::missing:
