@@ -61,6 +61,36 @@ bool has_label(const nlohmann::json& dets, const std::string& label, const char*
 
 }  // namespace
 
+// What a start-up script does: wait for the log's "ready", then check once,
+// without retrying. Every check answers as documented at that moment.
+TEST(DetectionE2E, ChecksRightAfterTheReadyLineAnswerAsDocumented) {
+  auto data = make_temp_dir("e2e-data");
+  auto key = new_key(data, "detect");
+  auto srv = OspreyProcess::start({"--models", model_repo({"yolov8n-ts", "yolo-fastest-1.1"}), "--data-dir", data},
+                                  {}, std::chrono::seconds(120), OspreyProcess::Wait::logged_ready);
+  HttpClient c("127.0.0.1", srv->port());
+  std::map<std::string, std::string> bearer = {{"Authorization", "Bearer " + key}};
+  auto ready = c.get("/v2/health/ready");
+  EXPECT_EQ(ready.status, 200) << ready.body;
+  EXPECT_EQ(nlohmann::json::parse(ready.body)["status"], "ready");
+  EXPECT_EQ(c.get("/healthz").status, 200);
+  EXPECT_EQ(c.get("/v2/health/live").status, 200);
+  EXPECT_EQ(c.get("/v2").status, 200);
+  // The default model the log names is loaded and ready on every face.
+  EXPECT_NE(srv->log().find("default model: yolov8n-ts"), std::string::npos) << srv->log();
+  EXPECT_EQ(c.get("/v2/models/yolov8n-ts/ready", bearer).status, 200);
+  auto models = c.get("/v1/detection/models", bearer);
+  ASSERT_EQ(models.status, 200) << models.body;
+  for (const auto& m : nlohmann::json::parse(models.body)["data"]) EXPECT_EQ(m["state"], "available") << m.dump();
+  auto metrics = c.get("/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_EQ(c.get("/openapi.json").status, 200);
+  // And the first detection is served (no "still loading" answer).
+  auto dog = read_file(shared_dir() + "/images/dog.jpg");
+  auto det = c.post("/v1/detect", dog, {{"Authorization", "Bearer " + key}, {"Content-Type", "image/jpeg"}});
+  EXPECT_EQ(det.status, 200) << det.body;
+}
+
 TEST(DetectionE2E, EveryProtocolFaceWithRealKeys) {
   auto data = make_temp_dir("e2e-data");
   auto detect_key = new_key(data, "detect");

@@ -303,7 +303,7 @@ bool RawConnection::wait_closed(std::chrono::milliseconds timeout) {
 // --- OspreyProcess ---------------------------------------------------------
 
 std::unique_ptr<OspreyProcess> OspreyProcess::start(std::vector<std::string> args, std::map<std::string, std::string> env,
-                                                    std::chrono::seconds ready_timeout) {
+                                                    std::chrono::seconds ready_timeout, Wait wait) {
   std::unique_ptr<OspreyProcess> p(new OspreyProcess());
   auto dir = make_temp_dir("osprey-proc");
   p->log_path_ = dir + "/osprey.log";
@@ -354,6 +354,15 @@ std::unique_ptr<OspreyProcess> OspreyProcess::start(std::vector<std::string> arg
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   if (!p->port_) throw std::runtime_error("osprey did not report its port in time:\n" + p->log());
+  if (wait == Wait::logged_ready) {
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (p->log().find(" info ready\n") != std::string::npos) return p;
+      if (auto st = p->wait_exit(std::chrono::milliseconds(0)))
+        throw std::runtime_error("osprey exited with status " + std::to_string(*st) + ":\n" + p->log());
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    throw std::runtime_error("osprey did not log \"ready\" in time:\n" + p->log());
+  }
   while (std::chrono::steady_clock::now() < deadline) {
     try {
       HttpClient c("127.0.0.1", p->port_);

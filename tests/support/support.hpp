@@ -89,9 +89,14 @@ class OspreyProcess {
   // Starts `osprey serve --host 127.0.0.1 --port 0 --data-dir <tmp> <args>`
   // with `env` added to the environment and waits until /v2/health/ready
   // answers 200 (or throws after `ready_timeout`).
+  // With wait = logged_ready it returns as soon as the log has its "ready"
+  // line, without probing anything: what a script that waits for the log
+  // would do.
+  enum class Wait { probe_ready, logged_ready };
   static std::unique_ptr<OspreyProcess> start(std::vector<std::string> args = {},
                                               std::map<std::string, std::string> env = {},
-                                              std::chrono::seconds ready_timeout = std::chrono::seconds(60));
+                                              std::chrono::seconds ready_timeout = std::chrono::seconds(60),
+                                              Wait wait = Wait::probe_ready);
   // Same, for another subcommand (no readiness wait); returns exit code and output.
   static std::pair<int, std::string> run(std::vector<std::string> args, std::map<std::string, std::string> env = {},
                                          std::chrono::seconds timeout = std::chrono::seconds(120));
