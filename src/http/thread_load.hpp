@@ -15,10 +15,11 @@
 // nothing else in flight (one client at a time) the post would only add
 // latency, so it is skipped.
 //
-// The session's wait for a client's next request goes one step further:
-// its reads skip Asio's try altogether (http/edge_read.hpp), so after the
-// post it reads the socket itself, without blocking, and waits for epoll
-// only if that finds nothing.
+// The session's wait for a client's next request reads the socket itself
+// after the post, without blocking, and only if that finds nothing goes to
+// async_read_some (whose own try then finds nothing once more: the price of
+// staying on Asio's public API, which has no "wait for the next edge" that
+// cannot miss one that came before the wait).
 
 #include <cstddef>
 

@@ -18,7 +18,6 @@
 #include <limits>
 
 #include "common/error.hpp"
-#include "http/edge_read.hpp"
 #include "http/nonblocking.hpp"
 #include "http/response.hpp"
 #include "http/thread_load.hpp"
@@ -169,20 +168,12 @@ asio::awaitable<void> watch_for_close(tcp::socket& socket, beast::flat_buffer& b
     co_return;
   }
   boost::system::error_code ec;
-  // Wait for readiness, then read: async_wait asks epoll afresh, so a close
-  // that arrived together with the request (and that the request's read,
-  // which left nothing but the FIN behind, reported no edge for; see
-  // http/edge_read.hpp) is seen at once. A few bytes suffice: a close shows
-  // as EOF, and data (a pipelined request) ends the watch and stays
+  // A few bytes suffice: a close shows as EOF (also one that arrived
+  // together with the request: Asio's read tries the socket before it waits
+  // for epoll), and data (a pipelined request) ends the watch and stays
   // buffered for the next read.
-  std::size_t n = 0;
-  for (;;) {
-    co_await socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) break;
-    n = socket.read_some(buffer.prepare(16), ec);  // non-blocking (see run_session)
-    if (!http::would_block(ec)) break;
-    if (*done) break;  // the handler finished meanwhile (and waits for notify)
-  }
+  std::size_t n =
+      co_await socket.async_read_some(buffer.prepare(16), asio::redirect_error(asio::use_awaitable, ec));
   if (!ec) buffer.commit(n);
   if (ec && ec != asio::error::operation_aborted && !*done) cancel->cancel();
   *done = true;
@@ -250,7 +241,7 @@ bool parse_buffered(beast::flat_buffer& buffer, Parser& parser, bool header_only
 // suspending. Returns Beast's parse errors, end_of_stream when the peer
 // closed before sending a byte of this message, or the socket's error
 // (operation_aborted when the connection's deadline fired).
-asio::awaitable<boost::system::error_code> read_message(http::EdgeReader& reader, beast::flat_buffer& buffer,
+asio::awaitable<boost::system::error_code> read_message(tcp::socket& socket, beast::flat_buffer& buffer,
                                                         Parser& parser, bool header_only) {
   boost::system::error_code ec;
   auto done = [&] { return header_only ? parser.is_header_done() : parser.is_done(); };
@@ -259,7 +250,7 @@ asio::awaitable<boost::system::error_code> read_message(http::EdgeReader& reader
     // Header bytes come in small reads (the parser rescans them), body bytes
     // in large ones.
     std::size_t want = parser.is_header_done() ? 64 * 1024 : 4096;
-    auto n = co_await reader.async_read_some(buffer.prepare(want), asio::redirect_error(asio::use_awaitable, ec));
+    auto n = co_await socket.async_read_some(buffer.prepare(want), asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::eof) {
       if (!parser.got_some()) co_return bhttp::error::end_of_stream;
       ec = {};
@@ -306,7 +297,6 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
   socket.non_blocking(true, ec);
   std::string remote;
   if (auto ep = socket.remote_endpoint(ec); !ec) remote = ep.address().to_string();
-  http::EdgeReader reader(socket);  // see http/edge_read.hpp
   beast::flat_buffer buffer;
   ConnectionGuard guard(worker, socket);
   auto& deadline = guard.conn;
@@ -327,7 +317,7 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
       deadline.arm(milliseconds(cfg.idle_timeout_ms));
       // See http/thread_load.hpp: with other requests in flight, the next
       // request has usually arrived once the loop's queued work has run, so
-      // it is read at once (the edge reader would wait for epoll to say so).
+      // it is read at once.
       std::size_t n = 0;
       ec = asio::error::would_block;
       if (http::others_in_flight(0)) {
@@ -335,7 +325,7 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
         n = socket.read_some(buffer.prepare(4096), ec);  // non-blocking
       }
       if (http::would_block(ec))
-        n = co_await reader.async_read_some(buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
+        n = co_await socket.async_read_some(buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
       deadline.disarm();
       if (ec) break;  // closed, idle timeout, or shutdown: nothing to answer
       buffer.commit(n);
@@ -350,7 +340,7 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
     // Usually the whole header is already buffered: parse it without the
     // coroutine frame a read would need.
     ec = {};
-    if (!parse_buffered(buffer, parser, true, ec)) ec = co_await read_message(reader, buffer, parser, true);
+    if (!parse_buffered(buffer, parser, true, ec)) ec = co_await read_message(socket, buffer, parser, true);
     deadline.disarm();
     if (ec && deadline.expired) ec = beast::error::timeout;
     if (ec) {
@@ -389,7 +379,7 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
         if (ec) break;
       }
       deadline.arm(milliseconds(cfg.body_timeout_ms));
-      ec = co_await read_message(reader, buffer, parser, false);
+      ec = co_await read_message(socket, buffer, parser, false);
       deadline.disarm();
       if (ec && deadline.expired) ec = beast::error::timeout;
       if (ec) {
