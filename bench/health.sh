@@ -10,14 +10,14 @@
 # near 200k req/s a lean server no longer saturates its core and wrk's own
 # core is the limit, so req/s alone ties; CPU per request still tells which
 # server is cheaper.
-# Usage: bench/health.sh [--duration 10] [--runs 3]
+# Usage: bench/health.sh [--duration 10] [--runs 3]   (OSPREY_BINARY: another build to measure)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 duration=10; runs=3
 while (($#)); do case "$1" in --duration) duration=$2; shift 2 ;; --runs) runs=$2; shift 2 ;; *) echo "unknown $1"; exit 2 ;; esac; done
 shared=${OSPREY_SHARED_DIR:-$root/../shared}
-osprey=$root/build/src/cli/osprey
+osprey=${OSPREY_BINARY:-$root/build/src/cli/osprey}
 [ -x "$osprey" ] || { echo "build first: make build"; exit 1; }
 
 work=$(mktemp -d /tmp/osprey-bench-health.XXXXXX)

@@ -180,7 +180,7 @@ void add_keys_command(CLI::App& app, std::function<config::Config()> load_config
   show->callback([=] { *exit_code = run_keys_show(cfg(), *show_id, *show_json, std::cout, std::cerr); });
 
   auto revoke_id = std::make_shared<std::string>();
-  auto* revoke = keys->add_subcommand("revoke", "Revoke a key (the server notices within ~1 s)");
+  auto* revoke = keys->add_subcommand("revoke", "Revoke a key (the server applies it from the next request)");
   revoke->add_option("id", *revoke_id, "Key id (key_...)")->required();
   revoke->fallthrough();  // --data-dir after the subcommand goes to `keys`
   revoke->callback([=] { *exit_code = run_keys_revoke(cfg(), *revoke_id, std::cout, std::cerr); });
