@@ -54,6 +54,7 @@ struct InferenceConfig {
   int max_queue = 64;          // per model; beyond that requests get 503
   std::int64_t max_image_pixels = 40'000'000;  // decompression-bomb guard
   std::string default_model;   // used when a request names none
+  std::string precision = "auto";  // TorchScript models without their own: fp32 | bf16 | auto
 };
 
 struct GatewayConfig {

@@ -146,6 +146,14 @@ std::vector<Setting> build() {
   t.push_back(S("inference.default_model", "OSPREY_DEFAULT_MODEL", "--default-model",
                 "model used when a request names none", K::string,
                 [](Config& c, const std::string& v) { c.inference.default_model = v; }, ""));
+  t.push_back(S("inference.precision", "OSPREY_PRECISION", "--precision",
+                "arithmetic of TorchScript models that set none in model.toml: fp32, bf16, or auto (bf16 where the "
+                "CPU has AVX512-BF16 or AMX, else fp32)", K::string,
+                [](Config& c, const std::string& v) {
+                  auto l = str::lower(str::trim(v));
+                  if (l != "fp32" && l != "bf16" && l != "auto") throw std::invalid_argument("expected fp32, bf16 or auto");
+                  c.inference.precision = l;
+                }, "auto"));
   t.push_back(S("inference.workers", "OSPREY_INFERENCE_WORKERS", "--inference-workers",
                 "inference threads (0 = one per core)", K::integer,
                 [](Config& c, const std::string& v) { c.inference.workers = static_cast<int>(parse_int(v, 0, 256)); }, "0"));

@@ -22,6 +22,13 @@ class Engine {
   // continuous CV_32F Mat with the model's output shape (Darknet: the YOLO
   // layers' rows concatenated into [1,N,85]). Throws on engine failure.
   virtual cv::Mat forward(const cv::Mat& blob) = 0;
+
+  // Intra-op threads of the next forwards that the calling thread runs.
+  // Only engines whose thread count is the calling thread's own setting
+  // (libtorch: OpenMP's per-thread team size) can honour it per call; the
+  // others (OpenCV: one process-wide pool) ignore it and say so below.
+  virtual void set_threads(int n) { (void)n; }
+  virtual bool threads_per_call() const { return false; }
 };
 
 // Shape of an N-dim Mat as int64 (for ModelInfo / KServe).

@@ -1,5 +1,6 @@
 #include "inference/model.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <ctime>
@@ -7,8 +8,10 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.hpp"
+#include "inference/cpu_features.hpp"
 #include "inference/decode.hpp"
 #include "inference/onnx_info.hpp"
+#include "inference/onnx_rewrite.hpp"
 #include "inference/opencv_engine.hpp"
 #include "inference/preprocess.hpp"
 #include "inference/torch_engine.hpp"
@@ -98,7 +101,8 @@ std::shared_ptr<Model> Model::failed(ModelInfo info) {
   return m;
 }
 
-std::shared_ptr<Model> Model::load(const ModelSpec& spec, int instances) {
+std::shared_ptr<Model> Model::load(const ModelSpec& spec, const ThreadPlan& plan) {
+  const int instances = plan.workers;
   std::shared_ptr<Model> m(new Model());
   ModelInfo& info = m->info_;
   info.name = spec.name;
@@ -135,8 +139,24 @@ std::shared_ptr<Model> Model::load(const ModelSpec& spec, int instances) {
       if (!oi.scaled_matmuls.empty()) {
         spdlog::info("inference: {}: OpenCV 4.6 attention-scale workaround on {}", spec.name,
                      fmt::join(oi.scaled_matmuls, ", "));
+        info.rewrites.push_back(fmt::format("attention scale kept: output of {} requested with each forward (OpenCV "
+                                            "4.6 fuses the scale away otherwise)",
+                                            fmt::join(oi.scaled_matmuls, ", ")));
       }
       OpenCvLoad req{spec.model_path, "", oi.scaled_matmuls};
+      // Stock graphs OpenCV 4.6 cannot run (quantize_dynamic chains, the v8
+      // head's [1,A] stride constant) are rewritten in memory. If the rewrite
+      // fails, OpenCV gets the file as it is and reports its own error.
+      try {
+        OnnxRewrite rw = rewrite_file_for_opencv(spec.model_path);
+        if (!rw.model.empty()) {
+          spdlog::info("inference: {}: graph rewritten for OpenCV 4.6: {}", spec.name, fmt::join(rw.applied, "; "));
+          req.onnx_bytes = std::move(rw.model);
+          info.rewrites = rw.applied;
+        }
+      } catch (const std::exception& e) {
+        spdlog::warn("inference: {}: ONNX rewrite skipped ({})", spec.name, e.what());
+      }
       make = [req] { return make_opencv_engine(req); };
     } else if (spec.format == "darknet") {
       std::tie(file_w, file_h) = darknet_input_size(spec.model_path);
@@ -148,14 +168,16 @@ std::shared_ptr<Model> Model::load(const ModelSpec& spec, int instances) {
       info.input_name = "x";
       info.output_name = "output0";
       std::string path = spec.model_path;
-      make = [path] { return make_torch_engine(path, nullptr); };
+      info.precision = resolve_precision(spec.precision, cpu_features());
+      bool bf16 = info.precision == "bf16";
+      make = [path, bf16] { return make_torch_engine(path, nullptr, bf16); };
     }
 
     // First instance: also reads TorchScript metadata.
     std::unique_ptr<Engine> first;
     if (spec.format == "torchscript") {
       std::string config_txt;
-      first = make_torch_engine(spec.model_path, &config_txt);
+      first = make_torch_engine(spec.model_path, &config_txt, info.precision == "bf16");
       read_torch_config(config_txt, &file_w, &file_h, &embedded_names);
     } else {
       first = make();
@@ -166,10 +188,31 @@ std::shared_ptr<Model> Model::load(const ModelSpec& spec, int instances) {
 
     // Warm-up forward: sets up OpenCV's layers (where yolov8n-stockhead
     // asserts) and tells the output shape. Torch gets a second run because
-    // its profiling executor specialises the graph on the second call.
+    // its profiling executor specialises the graph on the second call; that
+    // run and a third are timed at 1 and at every core, for the thread plan.
     cv::Mat blob(4, std::vector<int>{1, 3, info.input_height, info.input_width}.data(), CV_32F, cv::Scalar(0.5f));
     cv::Mat out = first->forward(blob);
-    if (spec.format == "torchscript") out = first->forward(blob);
+    m->cores_ = plan.cores;
+    m->per_call_threads_ = first->threads_per_call();
+    auto& tp = info.thread_plan;
+    tp.instances = instances;
+    tp.threads_alone = tp.threads_min = plan.engine_threads;
+    auto timed = [&](int threads) {
+      first->set_threads(threads);
+      auto t = Clock::now();
+      out = first->forward(blob);
+      tp.forward_ms.emplace_back(threads, ms_since(t));
+    };
+    if (m->per_call_threads_ && plan.elastic && plan.cores > 1) {
+      // Another thread helps only if the forward has enough parallel work
+      // for it: keep it where it saves at least a sixth.
+      timed(1);
+      timed(plan.cores);
+      tp.threads_min = 1;
+      tp.threads_alone = tp.forward_ms[1].second < tp.forward_ms[0].second * 0.83 ? plan.cores : 1;
+    } else {
+      timed(plan.engine_threads);
+    }
     info.output_shape = mat_shape(out);
     if (info.family.empty()) {
       info.family = family_from_shape(info.output_shape, info.input_width, info.input_height);
@@ -200,19 +243,26 @@ std::shared_ptr<Model> Model::load(const ModelSpec& spec, int instances) {
     }
 
     m->pool_.push_back(std::move(first));
+    if (!m->per_call_threads_ || !plan.elastic) tp.threads_alone = tp.threads_min = plan.engine_threads;
     for (int i = 1; i < instances; ++i) {
       auto e = make();
       e->forward(blob);
-      if (spec.format == "torchscript") e->forward(blob);
+      // Each team size a forward may get, so that none meets it first in a
+      // request (oneDNN sets up kernels per thread count).
+      for (int threads : {tp.threads_min, tp.threads_alone}) {
+        e->set_threads(threads);
+        if (spec.format == "torchscript") e->forward(blob);
+        if (tp.threads_min == tp.threads_alone) break;
+      }
       m->pool_.push_back(std::move(e));
     }
     info.state = "available";
     info.load_ms = ms_since(t0);
     info.loaded_at = iso_now();
-    spdlog::info("inference: {} available: format={} engine={} family={} input={}x{} output=[{}] classes={} (names: {}) "
-                 "instances={} in {:.0f} ms",
-                 info.name, info.format, info.engine, info.family, info.input_width, info.input_height,
-                 fmt::join(info.output_shape, ","), nc, names_from, instances, info.load_ms);
+    spdlog::info("inference: {} available: format={} engine={} precision={} family={} input={}x{} output=[{}] "
+                 "classes={} (names: {}), thread plan {}, in {:.0f} ms",
+                 info.name, info.format, info.engine, info.precision, info.family, info.input_width,
+                 info.input_height, fmt::join(info.output_shape, ","), nc, names_from, tp.describe(), info.load_ms);
   } catch (const std::exception& e) {
     m->pool_.clear();
     info.state = "unavailable";
@@ -296,6 +346,14 @@ std::shared_ptr<Model::Ticket> Model::admit(int max_queue) {
   return std::make_shared<Ticket>(shared_from_this());
 }
 
+void Model::warm_up() {
+  cv::Mat grey(480, 640, CV_8UC3, cv::Scalar(114, 114, 114));
+  Letterbox lb;
+  cv::Mat blob = make_blob(grey, info_.family, info_.input_width, info_.input_height, &lb);
+  double ms = 0;
+  forward(blob, &ms);
+}
+
 void Model::wait_idle() {
   std::unique_lock lk(idle_mu_);
   idle_cv_.wait(lk, [&] { return inflight_.load() == 0; });
@@ -320,6 +378,11 @@ void Model::release(std::unique_ptr<Engine> e) {
 
 cv::Mat Model::forward(const cv::Mat& blob, double* ms) {
   auto e = acquire();
+  RunningForward running;  // see inference/threads.hpp
+  if (per_call_threads_) {
+    const auto& tp = info_.thread_plan;  // fixed once loaded
+    e->set_threads(std::clamp(running.share(cores_), tp.threads_min, tp.threads_alone));
+  }
   auto t0 = Clock::now();
   try {
     cv::Mat out = e->forward(blob);

@@ -21,6 +21,7 @@
 #include "inference/model_info.hpp"
 #include "inference/model_registry.hpp"
 #include "inference/model_spec.hpp"
+#include "inference/threads.hpp"
 
 namespace osprey::metrics {
 class Counter;
@@ -34,9 +35,11 @@ using Clock = std::chrono::steady_clock;
 
 class Model : public std::enable_shared_from_this<Model> {
  public:
-  // Loads `instances` engines (each warmed up by one forward). Never throws:
-  // a failure yields state "unavailable" with the reason.
-  static std::shared_ptr<Model> load(const ModelSpec& spec, int instances);
+  // Loads plan.workers engine instances, each warmed up, and measures one
+  // forward at 1 and at plan.cores threads to choose how many a forward that
+  // runs alone gets (ModelInfo::thread_plan). Never throws: a failure yields
+  // state "unavailable" with the reason.
+  static std::shared_ptr<Model> load(const ModelSpec& spec, const ThreadPlan& plan);
   // A model that failed before an engine was chosen (bad model.toml, ...).
   static std::shared_ptr<Model> failed(ModelInfo info);
 
@@ -69,6 +72,10 @@ class Model : public std::enable_shared_from_this<Model> {
   // Blocks until no request is in flight.
   void wait_idle();
 
+  // Preprocesses a grey picture and runs a forward, as a request would,
+  // outside the request accounting: the calling thread's one-time set-up.
+  void warm_up();
+
   int waiting() const { return waiting_.load(); }
 
  private:
@@ -80,6 +87,8 @@ class Model : public std::enable_shared_from_this<Model> {
 
   mutable std::mutex mu_;  // info_.state, pool_
   ModelInfo info_;
+  int cores_ = 1;              // what a forward's threads are a share of
+  bool per_call_threads_ = false;  // the engine sizes each forward (libtorch)
   std::vector<std::unique_ptr<Engine>> pool_;
   std::condition_variable pool_cv_;
 

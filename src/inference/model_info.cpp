@@ -1,8 +1,18 @@
 #include "inference/model_info.hpp"
 
+#include <cmath>
+
+#include <fmt/format.h>
+
 namespace osprey::inference {
 
 nlohmann::json ModelInfo::to_json() const {
+  nlohmann::json ms = nlohmann::json::object();
+  for (auto& [threads, t] : thread_plan.forward_ms) ms[std::to_string(threads)] = std::round(t * 10) / 10;
+  nlohmann::json plan{{"instances", thread_plan.instances},
+                      {"threads_alone", thread_plan.threads_alone},
+                      {"threads_min", thread_plan.threads_min},
+                      {"forward_ms", ms}};
   return nlohmann::json{{"name", name},
                         {"state", state},
                         {"format", format},
@@ -20,7 +30,23 @@ nlohmann::json ModelInfo::to_json() const {
                         {"input_name", input_name},
                         {"output_name", output_name},
                         {"input_shape", input_shape},
-                        {"output_shape", output_shape}};
+                        {"output_shape", output_shape},
+                        {"precision", precision},
+                        {"thread_plan", plan},
+                        {"rewrites", rewrites}};
+}
+
+std::string ModelInfo::ThreadPlan::describe() const {
+  std::string s = fmt::format("{} instance{} x ", instances, instances == 1 ? "" : "s");
+  s += threads_min == threads_alone ? fmt::format("{} thread{}", threads_alone, threads_alone == 1 ? "" : "s")
+                                    : fmt::format("{}-{} threads", threads_min, threads_alone);
+  if (!forward_ms.empty()) {
+    s += " (forward";
+    for (size_t i = 0; i < forward_ms.size(); ++i)
+      s += fmt::format("{} {:.0f} ms at {}", i ? "," : "", forward_ms[i].second, forward_ms[i].first);
+    s += ")";
+  }
+  return s;
 }
 
 }  // namespace osprey::inference

@@ -26,10 +26,27 @@ struct ModelInfo {
   float default_confidence = 0.25f, default_iou = 0.45f;
   std::string input_name, output_name;
   std::vector<int64_t> input_shape, output_shape;
+  std::string precision = "fp32";  // what the forward pass computes in: "fp32" | "bf16"
+
+  // How its forwards use the cores (inference/threads.hpp). `instances`
+  // forwards can run at once (one per inference worker). A forward that
+  // starts alone gets `threads_alone` intra-op threads; beside others, its
+  // share of the cores, down to `threads_min`. Engines with a process-wide
+  // thread setting (OpenCV) have threads_alone == threads_min. forward_ms:
+  // one forward's time at load, by thread count, which chose threads_alone.
+  struct ThreadPlan {
+    int instances = 0, threads_alone = 1, threads_min = 1;
+    std::vector<std::pair<int, double>> forward_ms;  // {threads, ms}
+    std::string describe() const;  // "2 instances x 1-2 threads (forward 105 ms at 1, 61 ms at 2)"
+  } thread_plan;
+
+  // Load-time rewrites of the file for its engine, in words (empty: none).
+  std::vector<std::string> rewrites;
 
   // {"name","state","format","engine","family","reason","path","input_width",
   //  "input_height","classes","load_ms","loaded_at","default_confidence",
-  //  "default_iou","input_name","output_name","input_shape","output_shape"}
+  //  "default_iou","input_name","output_name","input_shape","output_shape","precision",
+  //  "thread_plan":{"instances","threads_alone","threads_min","forward_ms":{"1":ms,...}},"rewrites"}
   nlohmann::json to_json() const;
 };
 

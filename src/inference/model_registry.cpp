@@ -4,6 +4,8 @@
 #include <cmath>
 #include <filesystem>
 #include <future>
+#include <latch>
+#include <set>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -42,15 +44,20 @@ auto run_on(boost::asio::thread_pool& pool, Fn fn) {
 }  // namespace
 
 ModelRegistry::ModelRegistry(config::InferenceConfig cfg) : cfg_(std::move(cfg)) {
-  auto plan = plan_threads(cfg_.workers, cfg_.engine_threads);
-  workers_n_ = plan.workers;
-  engine_threads_ = plan.engine_threads;
+  plan_ = plan_threads(cfg_.workers, cfg_.engine_threads);
+  workers_n_ = plan_.workers;
+  engine_threads_ = plan_.engine_threads;
   configure_engine_threads(engine_threads_);
   workers_ = std::make_unique<boost::asio::thread_pool>(workers_n_);
   cpu_ = std::make_unique<boost::asio::thread_pool>(std::max(1u, std::thread::hardware_concurrency()));
-  spdlog::info("inference: {} worker threads x {} engine threads per forward, max_queue {} per model, "
+  spdlog::info("inference: {} cores, {} worker threads; threads per forward: {}; max_queue {} per model, "
                "no dynamic batching (traced graphs are fixed at batch 1)",
-               workers_n_, engine_threads_, cfg_.max_queue);
+               plan_.cores, workers_n_,
+               plan_.elastic ? fmt::format("OpenCV {}, libtorch the free cores' share ({} alone, if the model "
+                                           "gains from it, else 1: measured at load)",
+                                           engine_threads_, plan_.cores)
+                             : std::to_string(engine_threads_),
+               cfg_.max_queue);
   if (cfg_.max_batch > 1) {
     spdlog::warn("inference: max_batch={} ignored: the TorchScript graphs are traced at batch 1 and OpenCV DNN "
                  "gains nothing from batching on CPU",
@@ -162,9 +169,10 @@ ModelInfo ModelRegistry::load(std::string_view name_sv, const nlohmann::json& ov
   }
   std::shared_ptr<Model> m;
   try {
-    ModelSpec spec = make_spec(dir, name, overrides);
+    ModelSpec spec = make_spec(dir, name, overrides, cfg_.precision);
     spdlog::info("inference: loading {} ({} via {}, {})", name, spec.format, spec.engine, spec.model_path);
-    m = Model::load(spec, workers_n_);
+    m = Model::load(spec, plan_);
+    if (m->available()) warm_workers(*m);
   } catch (const SpecError& e) {
     if (overrides.is_object() && overrides.contains(e.key)) {
       std::lock_guard lk(mu_);
@@ -197,6 +205,33 @@ ModelInfo ModelRegistry::load(std::string_view name_sv, const nlohmann::json& ov
   }
   if (replaced) spdlog::info("inference: {} reloaded; the old instance drains in the background", name);
   return m->info();
+}
+
+void ModelRegistry::warm_workers(Model& m) {
+  // Model::load warmed its engine instances. What is left is what each
+  // worker thread sets up on its first request: OpenCV's buffers for the
+  // preprocessing, and for libtorch the thread's OpenMP team and oneDNN's
+  // state for it. Once per engine and registry: every worker runs a forward
+  // beside the others, then one alone (the two team sizes a forward takes),
+  // so that no client's first request pays for it.
+  const std::string engine = m.info().engine;
+  if (!warmed_engines_.insert(engine).second) return;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::latch together(workers_n_), alone(workers_n_);
+  std::mutex one_at_a_time;
+  std::vector<std::future<void>> done;
+  for (int i = 0; i < workers_n_; ++i) {
+    done.push_back(run_on(*workers_, [&] {
+      together.arrive_and_wait();  // one task on every worker thread
+      m.warm_up();
+      alone.arrive_and_wait();
+      std::lock_guard lk(one_at_a_time);
+      m.warm_up();
+    }));
+  }
+  for (auto& f : done) f.get();
+  spdlog::info("inference: {} worker threads warmed up for {} with {} in {:.0f} ms", workers_n_, engine,
+               m.info().name, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
 }
 
 bool ModelRegistry::unload(std::string_view name) {

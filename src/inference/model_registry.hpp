@@ -19,9 +19,12 @@
 //   auto r2 = reg.detect_sync("yolov8n", bgr, {});  // CLI and tests
 //
 // Threads: inference runs on the registry's own worker pool (cfg.workers
-// threads, default = cores), each forward using cfg.engine_threads intra-op
-// threads (default = cores / workers, so nothing is oversubscribed; set via
-// cv::setNumThreads and at::set_num_threads, inter-op 1). Every model holds
+// threads, default = cores). OpenCV forwards use cfg.engine_threads intra-op
+// threads (default = cores / workers, so nothing is oversubscribed; one
+// process-wide setting). With engine_threads left at 0, a libtorch forward
+// takes the cores free when it starts: all of them alone, its share beside
+// other forwards (ModelInfo::thread_plan; measured at load: a model whose
+// forward gains too little from a second thread keeps 1). Every model holds
 // one engine instance per worker (an OpenCV Net is not thread-safe), and a
 // bounded count of waiting requests (cfg.max_queue; beyond it detect() throws
 // ApiError 503 code "queue_full"). No dynamic batching (cfg.max_batch is
@@ -52,6 +55,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,6 +68,7 @@
 #include "config/config.hpp"
 #include "inference/detection.hpp"
 #include "inference/model_info.hpp"
+#include "inference/threads.hpp"
 
 namespace osprey::inference {
 
@@ -127,8 +132,10 @@ class ModelRegistry {
  private:
   std::shared_ptr<Model> find(std::string_view name) const;
   std::shared_ptr<Model> admit(std::string_view name) const;  // 404/503 checks
+  void warm_workers(Model& m);  // under load_mu_
 
   config::InferenceConfig cfg_;
+  ThreadPlan plan_;
   int workers_n_ = 1;
   int engine_threads_ = 1;
   std::unique_ptr<boost::asio::thread_pool> workers_;
@@ -139,6 +146,7 @@ class ModelRegistry {
   // First loads in progress ("loading") and drains ("unloading"): listed, not servable.
   std::map<std::string, ModelInfo, std::less<>> transient_;
   std::mutex load_mu_;  // serialises load()/unload() (they are rare)
+  std::set<std::string> warmed_engines_;  // under load_mu_
 };
 
 }  // namespace osprey::inference

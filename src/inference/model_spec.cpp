@@ -68,6 +68,10 @@ void apply(const nlohmann::json& j, ModelSpec* s, const fs::path& dir) {
     } else if (key == "iou") {
       float c = need_unit(v, key);
       if (s) s->iou = c;
+    } else if (key == "precision") {
+      auto p = need_string(v, key);
+      if (p != "fp32" && p != "bf16" && p != "auto") throw SpecError(key, "'precision' must be fp32, bf16 or auto");
+      if (s) s->precision = p;
     } else if (key == "names_file") {
       auto n = need_string(v, key);
       // A file inside the model folder only: no paths from outside input.
@@ -81,7 +85,7 @@ void apply(const nlohmann::json& j, ModelSpec* s, const fs::path& dir) {
       }
     } else {
       throw SpecError(key, "unknown model setting '" + key +
-                               "' (known: family, input_width, input_height, confidence, iou, names_file, engine)");
+                               "' (known: family, input_width, input_height, confidence, iou, names_file, engine, precision)");
     }
   }
 }
@@ -140,7 +144,8 @@ std::pair<int, int> darknet_input_size(const std::string& cfg_path) {
   return {w, h};
 }
 
-ModelSpec make_spec(const fs::path& dir, const std::string& name, const nlohmann::json& overrides) {
+ModelSpec make_spec(const fs::path& dir, const std::string& name, const nlohmann::json& overrides,
+                    const std::string& precision) {
   ModelSpec s;
   s.name = name;
   s.dir = dir.string();
@@ -206,6 +211,9 @@ ModelSpec make_spec(const fs::path& dir, const std::string& name, const nlohmann
   } else if (s.family == "darknet") {
     throw SpecError("family", "family darknet needs a .cfg + .weights model");
   }
+  if (!settings.contains("precision") && s.engine == "libtorch") s.precision = precision;
+  if (s.precision == "bf16" && s.engine != "libtorch")
+    throw SpecError("precision", "precision bf16 needs the libtorch engine (a .torchscript model)");
   if (s.names_file.empty() && fs::is_regular_file(dir / "coco.names")) s.names_file = (dir / "coco.names").string();
   return s;
 }

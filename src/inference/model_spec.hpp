@@ -26,6 +26,9 @@ struct ModelSpec {
   std::string names_file;                // "" = none (use embedded names)
   int input_width = 0, input_height = 0;  // 0 = from the file
   float confidence = 0.25f, iou = 0.45f;
+  // Arithmetic of the forward pass (libtorch only): "fp32", "bf16", or
+  // "auto" (bf16 where the CPU has native bf16 instructions, else fp32).
+  std::string precision = "auto";
 };
 
 // A setting with a bad value. `key` names the offending setting.
@@ -36,7 +39,9 @@ struct SpecError : std::invalid_argument {
 
 // Throws SpecError for a bad value in `overrides` or model.toml (the message
 // says which), std::runtime_error for a folder with no usable model file.
-ModelSpec make_spec(const std::filesystem::path& dir, const std::string& name, const nlohmann::json& overrides);
+// `precision` is the server's default for TorchScript models that set none.
+ModelSpec make_spec(const std::filesystem::path& dir, const std::string& name, const nlohmann::json& overrides,
+                    const std::string& precision = "auto");
 
 // Validates the override object alone (keys and types), so a request can get
 // its 400 before anything is loaded. Throws SpecError.

@@ -13,8 +13,13 @@ class OpenCvEngine final : public Engine {
  public:
   explicit OpenCvEngine(const OpenCvLoad& req) {
     try {
-      net_ = req.weights_path.empty() ? cv::dnn::readNetFromONNX(req.model_path)
-                                      : cv::dnn::readNetFromDarknet(req.model_path, req.weights_path);
+      if (!req.weights_path.empty()) {
+        net_ = cv::dnn::readNetFromDarknet(req.model_path, req.weights_path);
+      } else if (!req.onnx_bytes.empty()) {
+        net_ = cv::dnn::readNetFromONNX(req.onnx_bytes.data(), req.onnx_bytes.size());
+      } else {
+        net_ = cv::dnn::readNetFromONNX(req.model_path);
+      }
     } catch (const cv::Exception& e) {
       throw std::runtime_error(std::string("OpenCV readNet failed: ") + e.what());
     }

@@ -21,6 +21,9 @@ struct OpenCvLoad {
   std::string model_path;    // .onnx, or the Darknet .cfg
   std::string weights_path;  // Darknet .weights ("" for ONNX)
   std::vector<std::string> scaled_matmuls;  // ONNX node names (workaround)
+  // ONNX only: the file rewritten for OpenCV 4.6 (onnx_rewrite.hpp), read
+  // instead of model_path when not empty.
+  std::string onnx_bytes;
 };
 
 // Throws std::runtime_error (with OpenCV's message) if readNet fails.

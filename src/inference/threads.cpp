@@ -1,5 +1,6 @@
 #include "inference/threads.hpp"
 
+#include <atomic>
 #include <cstdlib>
 #include <dlfcn.h>
 #include <unistd.h>
@@ -14,10 +15,22 @@ namespace osprey::inference {
 ThreadPlan plan_threads(int workers, int engine_threads) {
   int cores = int(std::max(1u, std::thread::hardware_concurrency()));
   ThreadPlan p;
+  p.cores = cores;
   p.workers = workers > 0 ? workers : cores;
   p.engine_threads = engine_threads > 0 ? engine_threads : std::max(1, cores / p.workers);
+  p.elastic = engine_threads <= 0;
   return p;
 }
+
+namespace {
+std::atomic<int> g_running{0};
+}
+
+RunningForward::RunningForward() : running_(g_running.fetch_add(1, std::memory_order_relaxed) + 1) {}
+
+RunningForward::~RunningForward() { g_running.fetch_sub(1, std::memory_order_relaxed); }
+
+int RunningForward::share(int cores) const { return std::max(1, cores / std::max(1, running_)); }
 
 void configure_engine_threads(int n) {
   n = std::max(1, n);

@@ -7,7 +7,7 @@ namespace osprey::inference {
 
 bool torch_available() { return false; }
 
-std::unique_ptr<Engine> make_torch_engine(const std::string&, std::string*) {
+std::unique_ptr<Engine> make_torch_engine(const std::string&, std::string*, bool) {
   throw std::runtime_error("this build has no libtorch (built with OSPREY_WITH_TORCH=OFF)");
 }
 

@@ -19,8 +19,10 @@ bool torch_available();
 
 // Loads `path` with torch::jit::load on CPU in eval mode. `config_txt`, if
 // non-null, receives the extra file config.txt (Ultralytics metadata JSON;
-// "" when absent). Throws std::runtime_error with torch's message.
-std::unique_ptr<Engine> make_torch_engine(const std::string& path, std::string* config_txt);
+// "" when absent). With `bf16` the module's weights and every forward's
+// input are bfloat16 (the output comes back as float). Throws
+// std::runtime_error with torch's message.
+std::unique_ptr<Engine> make_torch_engine(const std::string& path, std::string* config_txt, bool bf16 = false);
 
 // at::set_num_threads(n) and, once per process, at::set_num_interop_threads(1).
 void torch_set_threads(int n);

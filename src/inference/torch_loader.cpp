@@ -35,6 +35,11 @@ Plugin load() {
   // it is loaded, which is now: main() set it before any thread started
   // (reexec_with_passive_openmp); this covers programs that did not.
   setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+  // oneDNN 2.6 (libtorch 1.13's) uses AMX only when allowed to: let it, on
+  // CPUs that have it (a cap, not a demand: elsewhere it picks what there
+  // is). Read at oneDNN's first use, which comes after this. An operator's
+  // own setting wins.
+  setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX", 0);
   auto m = plugin::open("libosprey_torch.so", "OSPREY_TORCH_PLUGIN",
 #ifdef OSPREY_TORCH_PLUGIN_BUILD_PATH
                         OSPREY_TORCH_PLUGIN_BUILD_PATH
@@ -75,10 +80,10 @@ const Plugin& loaded_plugin() {
 
 bool torch_available() { return loaded_plugin().make != nullptr; }
 
-std::unique_ptr<Engine> make_torch_engine(const std::string& path, std::string* config_txt) {
+std::unique_ptr<Engine> make_torch_engine(const std::string& path, std::string* config_txt, bool bf16) {
   const auto& p = loaded_plugin();
   if (!p.make) throw std::runtime_error(p.error);
-  return std::unique_ptr<Engine>(p.make(path.c_str(), config_txt));
+  return std::unique_ptr<Engine>(p.make(path.c_str(), config_txt, bf16 ? 1 : 0));
 }
 
 void torch_set_threads(int n) {

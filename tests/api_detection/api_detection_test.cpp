@@ -162,7 +162,7 @@ TEST_F(DetectionApi, BadInputsAreClientErrors) {
   const std::string dog = image("dog.jpg");
   expect(call(http::Verb::post, "/v1/detect", dog.substr(0, dog.size() / 2), {jpeg}), 400, "truncated_image");
   expect(call(http::Verb::post, "/v1/detect?model=nope", dog, {jpeg}), 404, "model_not_found");
-  expect(call(http::Verb::post, "/v1/detect?model=yolov8n-stockhead", dog, {jpeg}), 503, "model_unavailable");
+  expect(call(http::Verb::post, "/v1/detect?model=broken", dog, {jpeg}), 503, "model_unavailable");
   expect(call(http::Verb::post, "/v1/detect?confidence=1.5", dog, {jpeg}), 400, "invalid_value");
   expect(call(http::Verb::post, "/v1/detect?confidence=abc", dog, {jpeg}), 400, "invalid_value");
   expect(call(http::Verb::post, "/v1/detect?iou=-1", dog, {jpeg}), 400, "invalid_value");

@@ -75,7 +75,7 @@ TEST_F(DetectionApi, KServeMetadataAndReadiness) {
   EXPECT_EQ(call(http::Verb::get, "/v2/models/yolov8n-ts/ready").status(), 200);
   EXPECT_EQ(call(http::Verb::get, "/v2/models/yolov8n-ts/versions/1/ready").status(), 200);
   EXPECT_EQ(call(http::Verb::get, "/v2/models/yolov8n-ts/versions/2/ready").status(), 404);
-  r = call(http::Verb::get, "/v2/models/yolov8n-stockhead/ready");
+  r = call(http::Verb::get, "/v2/models/broken/ready");
   EXPECT_EQ(r.status(), 400);
   EXPECT_TRUE(r.body()["error"].is_string());  // kserve error shape: {"error": "..."}
   r = call(http::Verb::get, "/v2/models/nope/ready");
@@ -185,7 +185,7 @@ TEST_F(DetectionApi, KServeInferErrors) {
   expect400(call(http::Verb::post, url, head, {{"Inference-Header-Content-Length", "-5"}}));
   auto r = call(http::Verb::post, "/v2/models/nope/infer", "{}", {ct});
   EXPECT_EQ(r.status(), 404);
-  r = call(http::Verb::post, "/v2/models/yolov8n-stockhead/infer", "{}", {ct});
+  r = call(http::Verb::post, "/v2/models/broken/infer", "{}", {ct});
   EXPECT_EQ(r.status(), 503);
   EXPECT_TRUE(r.body()["error"].is_string());
 }
@@ -198,7 +198,7 @@ TEST_F(DetectionApi, ModelResources) {
   std::vector<std::string> names;
   const json list = r.body();
   for (const auto& m : list["data"]) names.push_back(m["name"]);
-  EXPECT_EQ(names, (std::vector<std::string>{"yolo-fastest-1.1-xl", "yolov8n-stockhead", "yolov8n-ts"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"broken", "yolo-fastest-1.1-xl", "yolov8n-ts"}));
 
   r = call(http::Verb::get, "/v1/detection/models/yolov8n-ts");
   ASSERT_EQ(r.status(), 200);
@@ -208,7 +208,13 @@ TEST_F(DetectionApi, ModelResources) {
   EXPECT_EQ(m["input_width"], 640);
   EXPECT_EQ(m["classes"].size(), 80u);
   EXPECT_GT(m["load_ms"].get<double>(), 0);
-  r = call(http::Verb::get, "/v1/detection/models/yolov8n-stockhead");
+  // How its forwards use the cores, with the forward times that chose it.
+  EXPECT_GE(m["thread_plan"]["instances"].get<int>(), 1) << m.dump();
+  EXPECT_GE(m["thread_plan"]["threads_alone"].get<int>(), m["thread_plan"]["threads_min"].get<int>());
+  EXPECT_FALSE(m["thread_plan"]["forward_ms"].empty());
+  EXPECT_TRUE(m["precision"] == "fp32" || m["precision"] == "bf16");
+  EXPECT_TRUE(m["rewrites"].is_array());
+  r = call(http::Verb::get, "/v1/detection/models/broken");
   EXPECT_EQ(r.body()["state"], "unavailable");
   EXPECT_FALSE(r.body()["reason"].get<std::string>().empty());
   EXPECT_EQ(call(http::Verb::get, "/v1/detection/models/nope").status(), 404);
@@ -232,7 +238,7 @@ TEST_F(DetectionApi, ModelResources) {
   EXPECT_EQ(call(http::Verb::put, "/v1/detection/models/yolo-fastest-1.1-xl").status(), 200);
   EXPECT_EQ(call(http::Verb::put, "/v1/detection/models/nope").status(), 404);
   EXPECT_EQ(call(http::Verb::put, "/v1/detection/models/..").status(), 400);  // no escaping the repository
-  r = call(http::Verb::put, "/v1/detection/models/yolov8n-stockhead");
+  r = call(http::Verb::put, "/v1/detection/models/broken");
   EXPECT_EQ(r.status(), 422);
   EXPECT_EQ(r.body()["error"]["code"], "model_load_failed");
   EXPECT_EQ(call(http::Verb::put, "/v1/detection/models/yolo-fastest-1.1-xl", "[1]",

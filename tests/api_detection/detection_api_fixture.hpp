@@ -86,8 +86,11 @@ class DetectionApi : public ::testing::Test {
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
     // Only the models these tests need: a fast repository.
-    for (const char* m : {"yolov8n-ts", "yolo-fastest-1.1-xl", "yolov8n-stockhead"})
+    for (const char* m : {"yolov8n-ts", "yolo-fastest-1.1-xl"})
       fs::create_directory_symlink(shared_dir() + "/models/" + m, dir_ + "/" + m);
+    // A model that cannot load: an .onnx file that is not one.
+    fs::create_directories(dir_ + "/broken");
+    std::ofstream(dir_ + "/broken/model.onnx") << "not an ONNX graph";
     cfg_ = new config::Config;
     cfg_->inference.models_dir = dir_;
     cfg_->inference.default_model = "yolov8n-ts";

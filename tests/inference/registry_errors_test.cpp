@@ -46,8 +46,15 @@ class RegistryErrors : public ::testing::Test {
     fs::create_directories(root_ / "badtoml");
     fs::create_symlink(shared / "yolox-nano" / "yolox_nano.onnx", root_ / "badtoml" / "yolox_nano.onnx");
     std::ofstream(root_ / "badtoml" / "model.toml") << "colour = \"red\"\n";
-    fs::create_directories(root_ / "int8");
-    fs::create_symlink(shared / "yolov8n-int8" / "yolov8n_int8_dynamic.onnx", root_ / "int8" / "m.onnx");
+    // The first 64 KiB of a real ONNX file: neither the metadata reader nor
+    // the load-time rewrite nor OpenCV can use it.
+    fs::create_directories(root_ / "truncated");
+    {
+      std::ifstream in(shared / "yolov8n-int8" / "yolov8n_int8_dynamic.onnx", std::ios::binary);
+      std::string head(64 * 1024, '\0');
+      in.read(head.data(), std::streamsize(head.size()));
+      std::ofstream(root_ / "truncated" / "m.onnx", std::ios::binary) << head;
+    }
     config::InferenceConfig cfg;
     cfg.models_dir = root_.string();
     cfg.workers = 1;
@@ -68,17 +75,17 @@ TEST_F(RegistryErrors, ListsEveryFolderWithItsState) {
   EXPECT_EQ(all[1].name, "empty");
   EXPECT_EQ(all[1].state, "unavailable");
   EXPECT_NE(all[1].reason.find("no model file"), std::string::npos);
-  EXPECT_EQ(all[2].name, "int8");
-  EXPECT_EQ(all[2].state, "unavailable");
-  EXPECT_NE(all[2].reason.find("imagesscale"), std::string::npos) << all[2].reason;
-  EXPECT_EQ(all[3].name, "nano");
-  EXPECT_EQ(all[3].state, "available") << all[3].reason;
-  EXPECT_EQ(all[3].family, "yolox");
-  EXPECT_EQ(all[3].input_width, 416);
-  EXPECT_FLOAT_EQ(all[3].default_confidence, 0.3f);
-  EXPECT_EQ(all[3].output_shape, (std::vector<int64_t>{1, 3549, 85}));
-  EXPECT_EQ(all[3].classes.size(), 80u);
-  auto j = all[3].to_json();
+  EXPECT_EQ(all[3].name, "truncated");
+  EXPECT_EQ(all[3].state, "unavailable");
+  EXPECT_NE(all[3].reason.find("OpenCV"), std::string::npos) << all[3].reason;
+  EXPECT_EQ(all[2].name, "nano");
+  EXPECT_EQ(all[2].state, "available") << all[2].reason;
+  EXPECT_EQ(all[2].family, "yolox");
+  EXPECT_EQ(all[2].input_width, 416);
+  EXPECT_FLOAT_EQ(all[2].default_confidence, 0.3f);
+  EXPECT_EQ(all[2].output_shape, (std::vector<int64_t>{1, 3549, 85}));
+  EXPECT_EQ(all[2].classes.size(), 80u);
+  auto j = all[2].to_json();
   EXPECT_EQ(j["state"], "available");
   EXPECT_EQ(j["input_shape"], nlohmann::json::array({1, 3, 416, 416}));
   EXPECT_EQ(reg_->default_model(), "nano");
@@ -88,8 +95,8 @@ TEST_F(RegistryErrors, RequestErrorsMapToStatuses) {
   cv::Mat img = testing::image("dog.jpg");
   ASSERT_FALSE(img.empty());
   EXPECT_EQ(status_of([&] { reg_->detect_sync("nope", img, {}); }), 404);
-  EXPECT_EQ(status_of([&] { reg_->detect_sync("int8", img, {}); }), 503);
-  EXPECT_EQ(code_of([&] { reg_->detect_sync("int8", img, {}); }), "model_unavailable");
+  EXPECT_EQ(status_of([&] { reg_->detect_sync("truncated", img, {}); }), 503);
+  EXPECT_EQ(code_of([&] { reg_->detect_sync("truncated", img, {}); }), "model_unavailable");
   DetectOptions bad;
   bad.confidence = 1.5f;
   EXPECT_EQ(status_of([&] { reg_->detect_sync("nano", img, bad); }), 400);
