@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Allocators compared on the gateway, the allocation-heaviest path: the
-# shipped binary (operator new = a per-thread block cache in front of glibc
-# malloc, common/block_cache.hpp) against the same code built without it
-# (-DOSPREY_BLOCK_CACHE=OFF) running on glibc malloc, mimalloc and jemalloc
-# (Debian's libmimalloc2.0 / libjemalloc2, LD_PRELOADed).
+# shipped binary (mimalloc linked in as malloc) against the same code built
+# with -DOSPREY_MIMALLOC=OFF running on glibc's malloc and on jemalloc
+# (Debian's libjemalloc2, LD_PRELOADed).
 #
 #   bench/allocators.sh [--duration 10] [--rounds 2] [--streams 5000]
+#   OSPREY_PLAIN_BINARY=path: a build with -DOSPREY_MIMALLOC=OFF to use
 #
-# Builds the plain binary in build-alloc/ (only the osprey target), then per
-# round and allocator, alternating: chat JSON and chat stream through the
-# gateway at c64 (wrk -t1 on CPU 1, the fake upstream of ../shared/bench on
-# CPU 1, Osprey pinned to CPU 0 with one I/O thread): req/s and server CPU
-# per request; then N open streams held at once: peak RSS.
+# Per round and allocator, alternating: chat JSON and chat stream through
+# the gateway at c64 (wrk -t1 on CPU 1, the fake upstream of ../shared/bench
+# on CPU 1, Osprey pinned to CPU 0 with one I/O thread): req/s and server
+# CPU per request; then N open streams held at once: peak RSS. The VM's
+# speed drifts between rounds: compare within a round, and CPU per request
+# rather than req/s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -22,15 +23,19 @@ while (($#)); do case "$1" in
 shipped=$REPO/build/src/cli/osprey
 stream_load=$REPO/build/bench/gateway/stream_load
 [ -x "$shipped" ] && [ -x "$stream_load" ] || { echo "build first: make build"; exit 1; }
-mimalloc=$(ls /usr/lib/x86_64-linux-gnu/libmimalloc.so.2* 2>/dev/null | head -1 || true)
 jemalloc=$(ls /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 2>/dev/null | head -1 || true)
-[ -n "$mimalloc" ] && [ -n "$jemalloc" ] || { echo "needs libmimalloc2.0 and libjemalloc2 (apt-get install)"; exit 1; }
+[ -n "$jemalloc" ] || { echo "needs libjemalloc2 (apt-get install libjemalloc2)"; exit 1; }
 
-if [ ! -x build-alloc/src/cli/osprey ]; then
-  cmake -S . -B build-alloc -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOSPREY_BLOCK_CACHE=OFF >/dev/null
+# The plain binary: $OSPREY_PLAIN_BINARY, else built in build-alloc/ (the
+# first time that compiles what osprey links, some minutes).
+plain=${OSPREY_PLAIN_BINARY:-}
+if [ -z "$plain" ]; then
+  if [ ! -f build-alloc/build.ninja ]; then
+    cmake -S . -B build-alloc -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOSPREY_MIMALLOC=OFF >/dev/null
+  fi
+  cmake --build build-alloc --target osprey -j "$(nproc)" >/dev/null
+  plain=$REPO/build-alloc/src/cli/osprey
 fi
-cmake --build build-alloc --target osprey -j "$(nproc)" >/dev/null
-plain=$REPO/build-alloc/src/cli/osprey
 
 src=""
 for d in "${BENCH_SRC:-}" "$REPO/../shared/bench"; do [[ -n "$d" && -f "$d/peer.sh" ]] && { src=$d; break; }; done
@@ -106,9 +111,9 @@ hold() {
 taskset -c 1 "$stream_load" upstream 18960 >run/slow-upstream.log 2>&1 &
 pids+=("$!")
 
-names=(block-cache glibc mimalloc jemalloc)
-declare -A bin=([block-cache]=$shipped [glibc]=$plain [mimalloc]=$plain [jemalloc]=$plain)
-declare -A pre=([block-cache]= [glibc]= [mimalloc]=$mimalloc [jemalloc]=$jemalloc)
+names=(mimalloc glibc jemalloc)
+declare -A bin=([mimalloc]=$shipped [glibc]=$plain [jemalloc]=$plain)
+declare -A pre=([mimalloc]= [glibc]= [jemalloc]=$jemalloc)
 port=18970
 printf '%-12s %5s %22s %22s %16s\n' allocator round "json c64 req/s (us CPU)" "stream c64 req/s (us)" "peak RSS MiB"
 for r in $(seq 1 "$rounds"); do

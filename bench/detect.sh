@@ -4,8 +4,12 @@
 # 1, 4 and 16 connections, both servers on both cores, wrk on CPU 1.
 #   pair 1: the same Darknet model (yolo-fastest-1.1-xl) on both
 #   pair 2: best format each: Osprey yolov5n-ts (libtorch) vs peer yolov5n (ONNX on cv2)
+#   pair 3: Osprey's yolov8n-class path, yolov8n-ts, vs the peer's yolov5n ONNX on cv2
+#           (the peer decodes only YOLOv5-style outputs; its yolov8n ONNX forward on cv2
+#           is slower than its yolov5n one, so this ratio understates Osprey's)
+# OSPREY_SERVE_FLAGS: more `osprey serve` flags (e.g. --engine-threads 1 for an A/B).
 # Then each engine's raw forward time in-process (osprey_bench_forward) for
-# the end-to-end-vs-forward CPU ratio. Usage: bench/detect.sh [--duration 10] [--pair 1|2|forward|all]
+# the end-to-end-vs-forward CPU ratio. Usage: bench/detect.sh [--duration 10] [--pair 1|2|3|forward|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD; duration=10; pair=all
@@ -38,7 +42,7 @@ measure() { # url conns
 start_osprey() { # model
   mkdir -p "$work/models-$1"; ln -sfn "$shared/models/$1" "$work/models-$1/$1"
   "$osprey" serve --port 18481 --access-log=false --auth=false --models "$work/models-$1" --default-model "$1" \
-    --data-dir "$work/data" >"$work/osprey-$1.log" 2>&1 &
+    --data-dir "$work/data" ${OSPREY_SERVE_FLAGS:-} >"$work/osprey-$1.log" 2>&1 &
   opid=$!
   for _ in $(seq 300); do curl -sf http://127.0.0.1:18481/v2/health/ready >/dev/null && return; sleep 0.1; done
   echo "osprey did not start"; cat "$work/osprey-$1.log"; exit 1
@@ -65,6 +69,7 @@ run_pair() { # osprey-model peer-model peer-input
 
 [[ $pair == all || $pair == 1 ]] && run_pair yolo-fastest-1.1-xl yolo-fastest-1.1-xl 320
 [[ $pair == all || $pair == 2 ]] && run_pair yolov5n-ts yolov5n 640
+[[ $pair == all || $pair == 3 ]] && run_pair yolov8n-ts yolov5n 640
 [[ $pair == all || $pair == forward ]] || exit 0
 
 echo "== raw forward in-process"

@@ -22,7 +22,7 @@ namespace osprey::cli {
 
 namespace fs = std::filesystem;
 
-int run_serve(const config::Loader& loader) {
+int run_serve(const config::Loader& loader, const char* allocator) {
   config::Config cfg;
   try {
     cfg = loader.resolve();
@@ -76,10 +76,11 @@ int run_serve(const config::Loader& loader) {
     log::flush();
     return 1;
   }
-  spdlog::info("listening on http://{}:{} ({} I/O threads, {})", cfg.server.host, srv.port(),
+  spdlog::info("listening on http://{}:{} ({} I/O threads, {}, allocator {})", cfg.server.host, srv.port(),
                cfg.server.threads > 0 ? cfg.server.threads : server::usable_cores(),
                cfg.server.busy_poll_us > 0 ? fmt::format("adaptive busy polling up to {} us", cfg.server.busy_poll_us)
-                                           : std::string("busy polling off"));
+                                           : std::string("busy polling off"),
+               allocator);
   auto& open_conns = metrics::Registry::global().gauge("osprey_open_connections", "Open client connections");
   auto& in_flight = metrics::Registry::global().gauge("osprey_requests_in_flight", "Requests being handled");
 

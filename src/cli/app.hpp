@@ -8,7 +8,8 @@
 
 namespace osprey::cli {
 
-// Returns the process exit code.
-int run_serve(const config::Loader& loader);
+// Returns the process exit code. `allocator` names the process's malloc, for
+// the startup log.
+int run_serve(const config::Loader& loader, const char* allocator = "the C library's malloc");
 
 }  // namespace osprey::cli

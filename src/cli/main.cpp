@@ -7,11 +7,30 @@
 
 #include <cstdio>
 #include <iostream>
+#include <string>
 
 #include "cli/app.hpp"
 #include "cli/commands.hpp"
 #include "config/loader.hpp"
 #include "inference/threads.hpp"
+
+#ifdef OSPREY_MIMALLOC
+#include <mimalloc.h>
+#endif
+
+namespace {
+// For the startup log (and, with mimalloc, a reference that keeps the
+// linker from dropping the library that replaces malloc).
+const char* allocator_name() {
+#ifdef OSPREY_MIMALLOC
+  static const std::string name = "mimalloc " + std::to_string(mi_version() / 100) + "." +
+                                  std::to_string(mi_version() % 100 / 10) + "." + std::to_string(mi_version() % 10);
+  return name.c_str();
+#else
+  return "the C library's malloc";
+#endif
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   // Must come first: libgomp reads OMP_WAIT_POLICY when it is loaded.
@@ -23,7 +42,7 @@ int main(int argc, char** argv) {
   osprey::config::Loader loader;
   auto* serve = app.add_subcommand("serve", "Run the HTTP server");
   loader.add_options(*serve);
-  serve->callback([&] { std::exit(osprey::cli::run_serve(loader)); });
+  serve->callback([&] { std::exit(osprey::cli::run_serve(loader, allocator_name())); });
 
   app.add_subcommand("version", "Print the version")->callback([] { std::puts("osprey 0.1.0"); });
 

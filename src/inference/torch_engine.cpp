@@ -15,8 +15,11 @@
 #include <stdexcept>
 
 #include <ATen/Parallel.h>
-#include <omp.h>
 #include <torch/script.h>
+
+// GNU libgomp's (linked, see CMakeLists.txt); declared here rather than
+// through <omp.h>, which would tie the header to one compiler's runtime.
+extern "C" void omp_set_num_threads(int);
 
 namespace osprey::inference {
 namespace {
