@@ -81,7 +81,9 @@ TEST(DetectionE2E, ChecksRightAfterTheReadyLineAnswerAsDocumented) {
   EXPECT_EQ(c.get("/v2/models/yolov8n-ts/ready", bearer).status, 200);
   auto models = c.get("/v1/detection/models", bearer);
   ASSERT_EQ(models.status, 200) << models.body;
-  for (const auto& m : nlohmann::json::parse(models.body)["data"]) EXPECT_EQ(m["state"], "available") << m.dump();
+  // (Named: a range-for over a member of a temporary reads freed memory.)
+  const auto list = nlohmann::json::parse(models.body);
+  for (const auto& m : list["data"]) EXPECT_EQ(m["state"], "available") << m.dump();
   auto metrics = c.get("/metrics");
   EXPECT_EQ(metrics.status, 200);
   EXPECT_EQ(c.get("/openapi.json").status, 200);
