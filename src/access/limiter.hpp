@@ -89,6 +89,15 @@ class Limiter {
   // settled (its coroutine was destroyed). Must not block or throw.
   virtual void abandon(const std::string& key_id, const std::string& request_id) noexcept {}
   virtual void seed(const std::string& key_id, std::int64_t day_tokens, double month_usd, std::int64_t now_ms) {}
+
+  // Counts `images` against the key's images-per-minute window without
+  // counting a request: how video streams and WebSocket connections, which
+  // are one request each but carry many frames, are held to `ipm`. Denied
+  // (nothing counted) when the minute's images already reached ipm or the
+  // month's USD budget is spent. BLOCKS on the backing store: call it from
+  // a stream's own thread or the CPU pool, never from an I/O thread.
+  virtual Admission take_images(const std::string& key_id, const Limits& limits, std::int64_t images,
+                                std::int64_t now_ms) = 0;
 };
 
 // Window arithmetic shared by both implementations.

@@ -62,6 +62,24 @@ Counters LocalLimiter::settle_now(const std::string& key_id, const Consumption& 
   return snapshot(s, now_ms);
 }
 
+Admission LocalLimiter::take_images(const std::string& key_id, const Limits& l, std::int64_t images,
+                                    std::int64_t now_ms) {
+  auto w = windows_at(now_ms);
+  std::lock_guard lock(mu_);
+  auto& s = keys_[key_id];
+  roll(s, w);
+  Admission a;
+  auto usd_limit = usd_to_nano(l.usd_per_month);
+  if (usd_limit > 0 && s.month_usd_nano >= usd_limit)
+    a.denied_by = LimitKind::usd_per_month;
+  else if (l.ipm > 0 && s.images >= l.ipm)
+    a.denied_by = LimitKind::images;
+  a.allowed = a.denied_by == LimitKind::none;
+  if (a.allowed) s.images += images;
+  a.counters = snapshot(s, now_ms);
+  return a;
+}
+
 void LocalLimiter::abandon(const std::string& key_id, const std::string&) noexcept {
   std::lock_guard lock(mu_);
   auto it = keys_.find(key_id);

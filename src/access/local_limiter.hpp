@@ -20,6 +20,8 @@ class LocalLimiter final : public Limiter {
                                    const Consumption& used, std::int64_t now_ms) override;
   void seed(const std::string& key_id, std::int64_t day_tokens, double month_usd, std::int64_t now_ms) override;
   void abandon(const std::string& key_id, const std::string& request_id) noexcept override;
+  Admission take_images(const std::string& key_id, const Limits& limits, std::int64_t images,
+                        std::int64_t now_ms) override;
 
   // The same operations without a coroutine (tests, benchmarks).
   Admission admit_now(const std::string& key_id, const Limits& limits, Checks checks, std::int64_t now_ms);

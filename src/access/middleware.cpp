@@ -59,6 +59,15 @@ std::string presented_key(const Context& ctx) {
     if (v.size() > 7 && str::iequals(v.substr(0, 7), "bearer ")) return std::string(str::trim(v.substr(7)));
   }
   if (auto k = req["X-API-Key"]; !k.empty()) return std::string(str::trim(k));
+  if (ctx.route && ctx.route->websocket) {
+    // Browsers cannot set headers on a WebSocket; they can offer
+    // subprotocols: `new WebSocket(url, ["osprey.v1", "osprey.key." + key])`.
+    auto protocols = req[http::Field::sec_websocket_protocol];
+    for (auto p : str::split(protocols, ',')) {
+      p = str::trim(p);
+      if (p.size() > 11 && p.substr(0, 11) == "osprey.key.") return std::string(p.substr(11));
+    }
+  }
   if (is_deepstack_route(ctx)) {
     auto ct = req[http::Field::content_type];
     if (http::is_multipart_form(ct)) {
@@ -332,7 +341,11 @@ Awaitable<Response> limit_then(AccessService& access, Context& ctx, const Next& 
   Checks checks;
   if (ctx.route) {
     checks.tokens = ctx.route->scope == "chat";
-    checks.images = ctx.route->scope == "detect";
+    // Images are counted where they come in: uploads (POST) and the
+    // WebSocket; reading or stopping a stream, or listing models, is not
+    // refused because the minute's images are spent.
+    checks.images = ctx.route->scope == "detect" &&
+                    (ctx.route->method == http::Verb::post || ctx.route->websocket);
   }
   const std::string token = unique_request_token(ctx);
   auto& limiter = access.limiter();

@@ -18,7 +18,9 @@
 //  2. auth    For routes whose Route::scope is non-empty (and when
 //             access.auth_required): reads the key from
 //             `Authorization: Bearer`, `X-API-Key`, or on DeepStack routes
-//             (/v1/vision/...) the multipart form field `api_key`.
+//             (/v1/vision/...) the multipart form field `api_key`, on
+//             WebSocket routes a subprotocol `osprey.key.<KEY>` (browsers
+//             cannot set headers there).
 //             No/unknown/revoked key -> 401 invalid_api_key; key without the
 //             route's scope, or naming a model it may not use (path
 //             {model}/{name}, query `model`, JSON or form field `model`)

@@ -56,6 +56,19 @@ redis.call('EXPIRE', h, 2764800)
 return {0, req, tok, img, inflight, dtok, usd}
 )lua";
 
+// ARGV: 1 minute 2 day 3 month 4 ipm 5 usd_nano_limit 6 images
+const std::string kTakeImages = OSPREY_LUA_ROLL R"lua(
+local c = redis.call('HMGET', h, 'req', 'tok', 'img', 'dtok', 'usd')
+local req, tok, img, dtok, usd = tonumber(c[1]), tonumber(c[2]), tonumber(c[3]), tonumber(c[4]), tonumber(c[5])
+local deny = 0
+if tonumber(ARGV[5]) > 0 and usd >= tonumber(ARGV[5]) then deny = 6
+elseif tonumber(ARGV[4]) > 0 and img >= tonumber(ARGV[4]) then deny = 3
+end
+if deny == 0 then img = redis.call('HINCRBY', h, 'img', ARGV[6]) end
+redis.call('EXPIRE', h, 2764800)
+return {deny, req, tok, img, redis.call('ZCARD', z), dtok, usd}
+)lua";
+
 #undef OSPREY_LUA_ROLL
 
 std::vector<std::string> keys_for(const std::string& key_id) {
@@ -126,6 +139,15 @@ void RedisLimiter::abandon(const std::string& key_id, const std::string& request
     redis_->command_detached({"ZREM", "osprey:cc:" + key_id, request_id});
   } catch (...) {
   }
+}
+
+Admission RedisLimiter::take_images(const std::string& key_id, const Limits& l, std::int64_t images,
+                                    std::int64_t now_ms) {
+  auto w = windows_at(now_ms);
+  std::vector<std::string> args{std::to_string(w.minute),         std::to_string(w.day),
+                                std::to_string(w.month),          std::to_string(l.ipm),
+                                std::to_string(usd_to_nano(l.usd_per_month)), std::to_string(images)};
+  return to_admission(redis_->eval_sync(kTakeImages, keys_for(key_id), args), now_ms);
 }
 
 Admission RedisLimiter::admit_sync(const std::string& key_id, const Limits& limits, const std::string& request_id,

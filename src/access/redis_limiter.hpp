@@ -33,6 +33,8 @@ class RedisLimiter final : public Limiter {
                                    const Consumption& used, std::int64_t now_ms) override;
 
   void abandon(const std::string& key_id, const std::string& request_id) noexcept override;
+  Admission take_images(const std::string& key_id, const Limits& limits, std::int64_t images,
+                        std::int64_t now_ms) override;
 
   // Blocking forms (tests).
   Admission admit_sync(const std::string& key_id, const Limits& limits, const std::string& request_id,

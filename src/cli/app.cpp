@@ -143,6 +143,7 @@ int run_serve(const config::Loader& loader, const char* allocator) {
         state.draining = true;
         if (watcher) watcher->stop();
         srv.shutdown();
+        services->begin_drain();
       };
   signals.async_wait(on_signal);
   std::thread sig_thread([&] { sig_ioc.run(); });

@@ -13,6 +13,7 @@
 #include "api/detection_routes.hpp"
 #include "api/metrics_routes.hpp"
 #include "api/usage_routes.hpp"
+#include "api/video_routes.hpp"
 #include "common/log.hpp"
 #include "gateway/gateway.hpp"
 #include "inference/model_registry.hpp"
@@ -20,6 +21,7 @@
 #include "secrets/resolver.hpp"
 #include "server/middleware.hpp"
 #include "usage/ledger.hpp"
+#include "video/stream_service.hpp"
 
 namespace osprey::cli {
 
@@ -30,6 +32,8 @@ struct Services::Impl {
   std::unique_ptr<usage::Ledger> ledger;
   std::unique_ptr<access::AccessService> access;
   std::unique_ptr<inference::ModelRegistry> registry;
+  // Streams use the registry, the limiter and the ledger: stopped first.
+  std::unique_ptr<video::StreamService> streams;
   // The gateway is replaced on reload (new keys, new upstream); routes hold
   // the shared_ptr they were built with, so requests in flight finish on it.
   std::mutex gateway_mu;
@@ -79,6 +83,12 @@ Services::Services(const config::Config& cfg_in) : impl_(std::make_unique<Impl>(
   impl_->access = std::make_unique<access::AccessService>(cfg, impl_->ledger.get());
   impl_->registry = std::make_unique<inference::ModelRegistry>(cfg.inference);
   impl_->gateway = impl_->make_gateway(cfg);
+  impl_->streams = std::make_unique<video::StreamService>(
+      cfg.video, video::StreamDeps{impl_->registry.get(), &impl_->access->limiter(), impl_->ledger.get(),
+                                   [access = impl_->access.get()](const std::string& key_id) {
+                                     auto rec = access->find_by_id(key_id);
+                                     return rec && !rec->revoked();
+                                   }});
 }
 
 Services::~Services() = default;
@@ -153,7 +163,12 @@ void Services::sync_models() {
   before = std::move(now);
 }
 
+void Services::begin_drain() {
+  if (impl_->streams) impl_->streams->close_viewers();
+}
+
 void Services::stop() {
+  impl_->streams.reset();  // joins the streams' threads, writes their last usage records
   {
     std::lock_guard lock(impl_->gateway_mu);
     if (impl_->gateway) impl_->gateway->drop_idle_connections();
@@ -179,6 +194,8 @@ std::shared_ptr<const http::Router> Services::build_router(const config::Config&
   auto cfg_copy = std::make_shared<config::Config>(cfg);
   api::add_detection_routes(*router, *impl_->registry, *cfg_copy);
   api::add_chat_routes(*router, *gw);
+  api::add_video_routes(*router, *impl_->streams, *impl_->registry, impl_->access.get(), impl_->ledger.get(),
+                        *cfg_copy);
   api::add_admin_routes(*router, *impl_->access, *impl_->ledger);
   api::add_usage_routes(*router, *impl_->access, *impl_->ledger);
   api::add_metrics_route(*router, cfg.server);

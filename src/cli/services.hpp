@@ -24,6 +24,9 @@ class Services {
   void start(const config::Config& cfg);        // slow startup work (models, stores)
   void reconfigure(const config::Config& cfg);  // reload: new keys, prices, ...
   void sync_models();                           // reload: model repository changed
+  // Shutdown began: long-lived responses that would otherwise hold the
+  // drain to its grace period (a stream's SSE and MJPEG viewers) end now.
+  void begin_drain();
   void stop();
 
   std::shared_ptr<const http::Router> build_router(const config::Config& cfg, api::ServerState& state);

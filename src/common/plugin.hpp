@@ -1,9 +1,9 @@
 #pragma once
 // Plugins: shared modules the server dlopen()s the first time it needs them,
 // so that a process that never does (a gateway with no models) never maps
-// the heavy libraries behind them. Two exist: libosprey_torch.so (libtorch,
-// inference/torch_loader.cpp) and libosprey_codecs.so (OpenCV imgcodecs,
-// vision/codecs.cpp).
+// the heavy libraries behind them. Three exist: libosprey_torch.so (libtorch,
+// inference/torch_loader.cpp), libosprey_codecs.so (OpenCV imgcodecs,
+// vision/codecs.cpp) and libosprey_video.so (FFmpeg, video/source.cpp).
 //
 //   plugin::Module m = plugin::open("libosprey_codecs.so", "OSPREY_CODECS_PLUGIN", BUILD_PATH);
 //   if (!m.handle) throw std::runtime_error(m.error);

@@ -72,6 +72,14 @@ struct GatewayConfig {
   int pool_size = 64;  // idle keep-alive connections kept per upstream
 };
 
+struct VideoConfig {
+  std::vector<std::string> allowed_dirs;  // local files may be streamed only from these; empty = none
+  std::vector<std::string> schemes = {"rtsp", "rtsps", "http", "https"};
+  int max_streams = 8;
+  int open_timeout_ms = 10'000;
+  int read_timeout_ms = 10'000;
+};
+
 struct AccessConfig {
   bool auth_required = true;     // false: every route is public (development)
   std::string redis_url;         // empty = limits in this process only
@@ -85,6 +93,7 @@ struct Config {
   InferenceConfig inference;
   GatewayConfig gateway;
   AccessConfig access;
+  VideoConfig video;
   std::string data_dir = "data";
   std::string log_level = "info";
   std::string log_file;

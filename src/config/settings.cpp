@@ -213,6 +213,38 @@ std::vector<Setting> build() {
   t.push_back(S("gateway.pool_size", "OSPREY_UPSTREAM_POOL_SIZE", "--upstream-pool-size",
                 "idle keep-alive upstream connections kept", K::integer,
                 [](Config& c, const std::string& v) { c.gateway.pool_size = static_cast<int>(parse_int(v, 0, 10000)); }, "64"));
+  // --- video -------------------------------------------------------------
+  t.push_back(S("video.allowed_dirs", "OSPREY_VIDEO_DIRS", "--video-dirs",
+                "comma-separated folders whose video files may be streamed (empty = no local files)", K::list,
+                [](Config& c, const std::string& v) { c.video.allowed_dirs = parse_list(v); }, ""));
+  t.push_back(S("video.schemes", "OSPREY_VIDEO_SCHEMES", "--video-schemes",
+                "URL schemes a stream source may use (of rtsp, rtsps, http, https)", K::list,
+                [](Config& c, const std::string& v) {
+                  auto l = parse_list(v);
+                  for (auto& x : l) {
+                    x = str::lower(x);
+                    if (x != "rtsp" && x != "rtsps" && x != "http" && x != "https")
+                      throw std::invalid_argument("unknown video scheme '" + x + "' (rtsp, rtsps, http, https)");
+                  }
+                  c.video.schemes = l;
+                },
+                "rtsp,rtsps,http,https"));
+  t.push_back(S("video.max_streams", "OSPREY_MAX_STREAMS", "--max-streams", "server-side video streams at once",
+                K::integer,
+                [](Config& c, const std::string& v) { c.video.max_streams = static_cast<int>(parse_int(v, 0, 1024)); },
+                "8"));
+  t.push_back(S("video.open_timeout_ms", "OSPREY_VIDEO_OPEN_TIMEOUT_MS", "--video-open-timeout-ms",
+                "a stream source must connect and show its first frame header within this", K::integer,
+                [](Config& c, const std::string& v) {
+                  c.video.open_timeout_ms = static_cast<int>(parse_int(v, 100, 600'000));
+                },
+                "10000"));
+  t.push_back(S("video.read_timeout_ms", "OSPREY_VIDEO_READ_TIMEOUT_MS", "--video-read-timeout-ms",
+                "a stream source silent this long is reconnected", K::integer,
+                [](Config& c, const std::string& v) {
+                  c.video.read_timeout_ms = static_cast<int>(parse_int(v, 100, 600'000));
+                },
+                "10000"));
   // --- access -----------------------------------------------------------
   t.push_back(S("access.auth_required", "OSPREY_AUTH", "--auth",
                 "require API keys on non-public routes (false only for local development)", K::boolean,

@@ -21,6 +21,7 @@
 
 #include "http/message.hpp"
 #include "http/query.hpp"
+#include "http/websocket.hpp"
 
 namespace osprey::http {
 
@@ -123,6 +124,8 @@ struct Context {
   HeaderList response_headers;
 
   StreamSink* stream = nullptr;
+  // Set only on routes with Route::websocket (see http/websocket.hpp).
+  WebSocketUpgrade* websocket = nullptr;
   // Router internal: the handler (with its error rendering) that ends the
   // middleware chain for this request.
   const std::function<Awaitable<Response>(Context&)>* chain_end = nullptr;

@@ -63,6 +63,7 @@ struct Route {
   ErrorStyle error_style = ErrorStyle::openai;
   bool hidden = false;  // left out of the OpenAPI document
   bool streaming = false;  // may answer with Server-Sent Events
+  bool websocket = false;  // a GET that upgrades to a WebSocket (ctx.websocket)
 };
 
 }  // namespace osprey::http

@@ -156,23 +156,46 @@ std::string Registry::render() const {
   std::lock_guard lock(mu_);
   std::string out;
   out.reserve(8192);
+  Exposition x(out);
   for (const auto& f : families_) {
-    out += "# HELP " + f->name + " " + f->help + "\n";
-    out += "# TYPE " + f->name + " " + f->type + "\n";
+    x.family(f->name, f->help, f->type.c_str());
     for (const auto& [key, s] : f->counters) out += f->name + key + " " + format_value(s.second->value()) + "\n";
     for (const auto& [key, s] : f->gauges) out += f->name + key + " " + format_value(s.second->value()) + "\n";
-    for (const auto& [key, s] : f->histograms) {
-      const auto& h = *s.second;
-      auto counts = h.cumulative_counts();
-      for (std::size_t i = 0; i < h.bounds().size(); ++i)
-        out += f->name + "_bucket" + format_labels(s.first, "le", format_value(h.bounds()[i])) + " " +
-               std::to_string(counts[i]) + "\n";
-      out += f->name + "_bucket" + format_labels(s.first, "le", "+Inf") + " " + std::to_string(counts.back()) + "\n";
-      out += f->name + "_sum" + key + " " + format_value(h.sum()) + "\n";
-      out += f->name + "_count" + key + " " + std::to_string(h.count()) + "\n";
-    }
+    for (const auto& [key, s] : f->histograms) x.histogram(f->name, s.first, *s.second);
   }
+  for (const auto& [_, c] : collectors_) c(x);
   return out;
+}
+
+std::uint64_t Registry::add_collector(Collector c) {
+  std::lock_guard lock(mu_);
+  collectors_.emplace_back(next_collector_, std::move(c));
+  return next_collector_++;
+}
+
+void Registry::remove_collector(std::uint64_t handle) {
+  std::lock_guard lock(mu_);
+  std::erase_if(collectors_, [&](const auto& e) { return e.first == handle; });
+}
+
+void Exposition::family(const std::string& name, const std::string& help, const char* type) {
+  out_ += "# HELP " + name + " " + help + "\n";
+  out_ += "# TYPE " + name + " " + type + "\n";
+}
+
+void Exposition::sample(const std::string& name, const Labels& labels, double value) {
+  out_ += name + format_labels(labels) + " " + format_value(value) + "\n";
+}
+
+void Exposition::histogram(const std::string& name, const Labels& labels, const Histogram& h) {
+  auto counts = h.cumulative_counts();
+  for (std::size_t i = 0; i < h.bounds().size(); ++i)
+    out_ += name + "_bucket" + format_labels(labels, "le", format_value(h.bounds()[i])) + " " +
+            std::to_string(counts[i]) + "\n";
+  out_ += name + "_bucket" + format_labels(labels, "le", "+Inf") + " " + std::to_string(counts.back()) + "\n";
+  auto key = format_labels(labels);
+  out_ += name + "_sum" + key + " " + format_value(h.sum()) + "\n";
+  out_ += name + "_count" + key + " " + std::to_string(h.count()) + "\n";
 }
 
 }  // namespace osprey::metrics

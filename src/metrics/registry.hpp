@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -64,8 +65,32 @@ class Histogram {
 // Default latency buckets in seconds (100 us .. 60 s).
 std::vector<double> latency_buckets();
 
+// Writes series in the exposition format; what a collector (below) gets.
+class Exposition {
+ public:
+  explicit Exposition(std::string& out) : out_(out) {}
+  // Once per family, before its samples.
+  void family(const std::string& name, const std::string& help, const char* type);
+  void sample(const std::string& name, const Labels& labels, double value);
+  void histogram(const std::string& name, const Labels& labels, const Histogram& h);
+
+ private:
+  std::string& out_;
+};
+
+// A collector renders series that come and go with the objects they
+// describe (one video stream's counters): they are read from those objects
+// at scrape time, so a deleted stream leaves no series behind (registry
+// series are never deleted).
+using Collector = std::function<void(Exposition&)>;
+
 class Registry {
  public:
+  // Returns a handle for remove_collector(). The collector runs inside
+  // render(), under the registry's lock: it must not call back into it.
+  std::uint64_t add_collector(Collector c);
+  void remove_collector(std::uint64_t handle);
+
   static Registry& global();
 
   Counter& counter(const std::string& name, const std::string& help, const Labels& labels = {});
@@ -82,6 +107,8 @@ class Registry {
   struct Family;
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Family>> families_;
+  std::vector<std::pair<std::uint64_t, Collector>> collectors_;
+  std::uint64_t next_collector_ = 1;
   Family& family(const std::string& name, const std::string& help, const char* type);
 };
 

@@ -23,6 +23,7 @@
 #include "http/thread_load.hpp"
 #include "http/wire.hpp"
 #include "server/stream_sink.hpp"
+#include "server/websocket.hpp"
 #include "server/worker.hpp"
 #include "server/write_all.hpp"
 
@@ -410,6 +411,11 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
     StreamSinkImpl sink(socket, deadline, req.version(), shared.draining);
     sink.extra_headers = &ctx.response_headers;
     ctx.stream = &sink;
+    std::optional<WebSocketSession> upgrade;  // only for WebSocket routes
+    if (match.route && match.route->websocket) {
+      upgrade.emplace(socket, req);
+      ctx.websocket = &*upgrade;
+    }
 
     http::Response res;
     bool parsed_query = true;
@@ -442,6 +448,7 @@ asio::awaitable<void> run_session(tcp::socket socket, Server::Worker& worker) {
     }
     ctx.cancellation->clear_callbacks();
     cancel = std::move(ctx.cancellation);
+    if (upgrade && upgrade->accepted()) break;  // the WebSocket ran its course: the connection is done
 
     if (sink.started()) {
       if (!sink.finished() || !sink.healthy() || shared.draining || !http::keep_alive(req)) break;

@@ -225,3 +225,26 @@ TEST_F(LimitsMiddleware, ConcurrencySlotFreedAfterEachRequest) {
   auto key = key_with(l);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(post("/detect", key).status(), 200) << i;
 }
+
+TEST(LocalLimiter, TakeImagesCountsImagesNotRequests) {
+  access::LocalLimiter l;
+  access::Limits lim;
+  lim.ipm = 2;
+  lim.rpm = 1;
+  EXPECT_TRUE(l.take_images("k", lim, 1, kT0).allowed);
+  auto second = l.take_images("k", lim, 1, kT0);
+  EXPECT_TRUE(second.allowed);
+  EXPECT_EQ(second.counters.images, 2);
+  EXPECT_EQ(second.counters.requests, 0);
+  auto third = l.take_images("k", lim, 1, kT0);
+  EXPECT_FALSE(third.allowed);
+  EXPECT_EQ(third.denied_by, access::LimitKind::images);
+  EXPECT_EQ(third.counters.images, 2);  // a refusal counts nothing
+  // Uploads share the window; the USD budget also stops frames.
+  EXPECT_FALSE(l.admit_now("k", lim, access::Checks{false, true}, kT0).allowed);
+  EXPECT_TRUE(l.take_images("k", lim, 1, kT0 + 60000).allowed);
+  access::Limits usd;
+  usd.usd_per_month = 0.01;
+  l.settle_now("p", {0, 0, 0.02}, kT0);
+  EXPECT_EQ(l.take_images("p", usd, 1, kT0).denied_by, access::LimitKind::usd_per_month);
+}

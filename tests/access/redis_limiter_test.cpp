@@ -197,3 +197,26 @@ TEST(RedisLimiter, MiddlewareAcrossThreeServicesAndFailClosed) {
   // Keys without limits never need Redis.
   EXPECT_EQ(dispatch(*r1, {http::Verb::post, "/detect", bearer(cfg.access.bootstrap_admin_key)}).status(), 200);
 }
+
+// Stream frames: take_images counts images (not requests) against ipm,
+// shared by replicas and with uploads, and refuses once the minute's are spent.
+TEST(RedisLimiter, TakeImagesSharesTheImagesWindowAcrossReplicas) {
+  RedisServer redis;
+  RedisLimiter a(std::make_shared<RedisClient>(redis.endpoint()));
+  RedisLimiter b(std::make_shared<RedisClient>(redis.endpoint()));
+  Limits l;
+  l.ipm = 3;
+  l.rpm = 1;
+  EXPECT_TRUE(a.take_images("k", l, 1, kT0).allowed);
+  EXPECT_TRUE(b.take_images("k", l, 1, kT0).allowed);
+  auto third = a.take_images("k", l, 1, kT0);
+  EXPECT_TRUE(third.allowed);
+  EXPECT_EQ(third.counters.images, 3);
+  EXPECT_EQ(third.counters.requests, 0);  // frames are not requests: rpm untouched
+  auto fourth = b.take_images("k", l, 1, kT0 + 1);
+  EXPECT_FALSE(fourth.allowed);
+  EXPECT_EQ(fourth.denied_by, LimitKind::images);
+  // An upload of the same key is refused too, and the next minute is fresh.
+  EXPECT_FALSE(a.admit_sync("k", l, "u", Checks{false, true}, kT0 + 2).allowed);
+  EXPECT_TRUE(b.take_images("k", l, 1, kT0 + 60000).allowed);
+}

@@ -45,9 +45,9 @@ TEST(Server, HealthProbesAndMetadata) {
 }
 
 TEST(Server, WithoutModelsTheHeavyLibrariesAreNeverMapped) {
-  // libtorch and OpenCV's imgcodecs are plugins that load with the first
-  // model needing them (together ~140 MB of RSS): a server without models,
-  // a gateway, must not map them at all.
+  // libtorch, OpenCV's imgcodecs and FFmpeg are plugins that load with the
+  // first model or stream needing them (libtorch and imgcodecs alone ~140 MB
+  // of RSS): a server without models, a gateway, must not map them at all.
   auto srv = OspreyProcess::start(base_args());
   HttpClient c("127.0.0.1", srv->port());
   ASSERT_EQ(c.get("/v2/health/ready").status, 200);
@@ -56,7 +56,7 @@ TEST(Server, WithoutModelsTheHeavyLibrariesAreNeverMapped) {
   std::string line, heavy;
   while (std::getline(maps, line))
     for (const char* lib : {"libtorch", "libc10.so", "libgomp", "libopencv_imgcodecs", "libgdal", "libosprey_torch",
-                            "libosprey_codecs"})
+                            "libosprey_codecs", "libavcodec", "libavformat", "libosprey_video"})
       if (line.find(lib) != std::string::npos) heavy += line + "\n";
   EXPECT_TRUE(heavy.empty()) << heavy;
 }

@@ -289,6 +289,35 @@ bool RawConnection::read_until(const std::string& text, std::chrono::millisecond
   }
 }
 
+std::optional<std::string> RawConnection::take_until(const std::string& text, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  try {
+    for (;;) {
+      if (auto at = buffer_.find(text); at != std::string::npos) {
+        std::string out = buffer_.substr(0, at + text.size());
+        buffer_.erase(0, at + text.size());
+        return out;
+      }
+      if (!read_more(fd_, buffer_, deadline)) return std::nullopt;
+    }
+  } catch (const std::runtime_error&) {
+    return std::nullopt;
+  }
+}
+
+std::optional<std::string> RawConnection::take(std::size_t n, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  try {
+    while (buffer_.size() < n)
+      if (!read_more(fd_, buffer_, deadline)) return std::nullopt;
+  } catch (const std::runtime_error&) {
+    return std::nullopt;
+  }
+  std::string out = buffer_.substr(0, n);
+  buffer_.erase(0, n);
+  return out;
+}
+
 bool RawConnection::wait_closed(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   try {

@@ -75,6 +75,12 @@ class RawConnection {
   // Reads until `text` arrived and drops everything up to and including it
   // (a 100 Continue, which read_responses skips); false on EOF or timeout.
   bool read_until(const std::string& text, std::chrono::milliseconds timeout);
+  // Reads until `text` arrived and returns everything up to and including
+  // it (removed from the buffer); nullopt on EOF or timeout. For streamed
+  // bodies read piece by piece (Server-Sent Events, MJPEG).
+  std::optional<std::string> take_until(const std::string& text, std::chrono::milliseconds timeout);
+  // Reads exactly n bytes (after what is buffered); nullopt on EOF or timeout.
+  std::optional<std::string> take(std::size_t n, std::chrono::milliseconds timeout);
   // Reads until EOF or timeout; true if the peer closed the connection.
   bool wait_closed(std::chrono::milliseconds timeout);
   void close();

@@ -1,0 +1,391 @@
+#include "video/stream.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "access/limiter.hpp"
+#include "common/error.hpp"
+#include "inference/model_registry.hpp"
+#include "vision/annotate.hpp"
+
+namespace osprey::video {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+double round_to(double v, double unit) {
+  const double inv = std::round(1.0 / unit);
+  return std::round(v * inv) / inv;
+}
+
+// Smoothed rate from the gap between two events (about the last second).
+void smooth_rate(std::atomic<double>& rate, Clock::time_point& last, Clock::time_point now) {
+  if (last != Clock::time_point{}) {
+    double dt = std::chrono::duration<double>(now - last).count();
+    if (dt > 0) {
+      double inst = 1.0 / dt, old = rate.load(std::memory_order_relaxed);
+      double a = std::min(1.0, dt);  // weight ~ share of a one-second window
+      rate.store(old == 0 ? inst : old + a * (inst - old), std::memory_order_relaxed);
+    }
+  }
+  last = now;
+}
+
+// Errors that reopening cannot fix when they happen at the first open.
+bool permanent(const std::string& kind) { return kind == "not_found" || kind == "invalid" || kind == "unsupported"; }
+
+}  // namespace
+
+Stream::Stream(std::string id, StreamSpec spec, StreamDeps deps)
+    : id_(std::move(id)),
+      spec_(std::move(spec)),
+      deps_(deps),
+      created_ms_(wall_ms()),
+      meter_(deps.ledger, {spec_.key_id, "/v1/streams/{id}", "STREAM", spec_.model, id_}, created_ms_) {
+  tracker_ = std::make_unique<ByteTracker>(TrackerOptions{});
+  counter_ = std::make_unique<Counter>(spec_.lines, spec_.zones);
+}
+
+Stream::~Stream() { stop(); }
+
+void Stream::start(std::function<void(std::exception_ptr)> first_open) {
+  first_open_ = std::move(first_open);
+  reader_ = std::thread([this] { read_loop(); });
+  processor_ = std::thread([this] { process_loop(); });
+}
+
+void Stream::stop() {
+  {
+    // Under the slot's lock, so that a thread between its check of stop_
+    // and its wait cannot miss the notification.
+    std::lock_guard lock(slot_mu_);
+    stop_ = true;
+  }
+  slot_cv_.notify_all();
+  if (reader_.joinable()) reader_.join();
+  if (processor_.joinable()) processor_.join();
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != "error" && state_ != "ended") state_ = "stopped";
+  }
+  events_.close();
+  mjpeg_.close();
+}
+
+std::string Stream::state() const {
+  std::lock_guard lock(mu_);
+  return state_;
+}
+
+void Stream::set_state(const char* s) {
+  std::lock_guard lock(mu_);
+  state_ = s;
+}
+
+void Stream::set_error(const std::string& kind, const std::string& message) {
+  std::lock_guard lock(mu_);
+  error_kind_ = kind;
+  error_message_ = message;
+  error_at_ms_ = wall_ms();
+}
+
+bool Stream::pause(milliseconds d) {
+  std::unique_lock lock(slot_mu_);
+  slot_cv_.wait_for(lock, d, [this] { return stop_.load(); });
+  return !stop_.load();
+}
+
+void Stream::read_loop() {
+  milliseconds backoff(500);
+  bool opened_once = false;
+  std::mt19937 rng(std::random_device{}());
+  while (!stop_) {
+    bool ended = false;
+    try {
+      auto src = VideoSource::open(spec_.source, spec_.source_options, stop_);
+      {
+        std::lock_guard lock(mu_);
+        width_ = src->width();
+        height_ = src->height();
+        source_fps_ = src->fps();
+        codec_ = src->codec();
+        state_ = "running";
+      }
+      if (!opened_once) {
+        opened_once = true;
+        if (first_open_) first_open_(nullptr);
+      }
+      backoff = milliseconds(500);
+      Clock::time_point last{};
+      Frame f;
+      while (!stop_ && src->read(f)) {
+        ++received_;
+        smooth_rate(fps_in_, last, Clock::now());
+        std::lock_guard lock(slot_mu_);
+        if (slot_) ++dropped_;  // the processor never got to it: the newer frame replaces it
+        slot_ = std::move(f);
+        slot_cv_.notify_one();
+        f = Frame{};
+      }
+      ended = !stop_;
+      if (ended && spec_.local_file && !spec_.source_options.loop_files) {
+        // A local file played to its end: done, not broken.
+        std::lock_guard lock(slot_mu_);
+        source_done_ = true;
+        slot_cv_.notify_all();
+        set_state("ended");
+        return;
+      }
+      if (ended) set_error("ended", "the source ended; reopening");
+    } catch (const SourceError& e) {
+      if (e.kind() == "stopped" || stop_) break;
+      set_error(e.kind(), e.what());
+      if (!opened_once) {
+        // The API reports this one to the client and drops the stream.
+        set_state("error");
+        {
+          std::lock_guard lock(slot_mu_);
+          source_done_ = true;
+          slot_cv_.notify_all();
+        }
+        if (first_open_) first_open_(std::current_exception());
+        return;
+      }
+      spdlog::warn("stream {}: {} ({}); reconnecting in {} ms", id_, e.what(), e.kind(), backoff.count());
+    } catch (const std::exception& e) {
+      set_error("io", e.what());
+      if (!opened_once) {
+        set_state("error");
+        {
+          std::lock_guard lock(slot_mu_);
+          source_done_ = true;
+          slot_cv_.notify_all();
+        }
+        if (first_open_) first_open_(std::make_exception_ptr(SourceError("io", e.what())));
+        return;
+      }
+    }
+    if (stop_) break;
+    set_state("reconnecting");
+    ++reconnects_;
+    // Full jitter on top of half the backoff: replicas watching one camera
+    // do not all knock at the same instant.
+    auto jitter = std::uniform_int_distribution<long>(0, backoff.count() / 2)(rng);
+    if (!pause(backoff / 2 + milliseconds(jitter))) break;
+    backoff = std::min(backoff * 2, milliseconds(30'000));
+  }
+  std::lock_guard lock(slot_mu_);
+  source_done_ = true;
+  slot_cv_.notify_all();
+}
+
+bool Stream::take_frame(Frame& out) {
+  std::unique_lock lock(slot_mu_);
+  slot_cv_.wait(lock, [this] { return stop_ || slot_.has_value() || source_done_; });
+  if (stop_ || !slot_) return false;
+  out = std::move(*slot_);
+  slot_.reset();
+  return true;
+}
+
+void Stream::process_loop() {
+  Clock::time_point last{}, next_due{}, key_checked = Clock::now();
+  Frame f;
+  for (;;) {
+    if (deps_.key_active && !spec_.key_id.empty() && Clock::now() - key_checked > std::chrono::seconds(5)) {
+      key_checked = Clock::now();
+      if (!deps_.key_active(spec_.key_id)) {
+        set_error("key_revoked", "the API key that created this stream was revoked");
+        set_state("error");
+        std::lock_guard lock(slot_mu_);
+        stop_ = true;  // the reader ends too
+        slot_cv_.notify_all();
+        break;
+      }
+    }
+    if (spec_.max_fps > 0 && next_due != Clock::time_point{}) {
+      auto wait = std::chrono::duration_cast<milliseconds>(next_due - Clock::now());
+      if (wait.count() > 0 && !pause(wait)) break;
+    }
+    if (!take_frame(f)) {
+      bool done;
+      {
+        std::lock_guard lock(slot_mu_);
+        done = source_done_ || stop_;
+      }
+      if (done) break;
+      continue;
+    }
+    if (spec_.max_fps > 0) next_due = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                         std::chrono::duration<double>(1.0 / spec_.max_fps));
+    // The key's images-per-minute limit holds for stream frames as for uploads.
+    if (deps_.limiter && !spec_.key_id.empty() && (spec_.limits.ipm > 0 || spec_.limits.usd_per_month > 0)) {
+      access::Admission a;
+      try {
+        a = deps_.limiter->take_images(spec_.key_id, spec_.limits, 1, wall_ms());
+      } catch (const std::exception& e) {
+        set_error("limiter_unavailable", e.what());
+        ++throttled_;
+        if (!pause(milliseconds(1000))) break;
+        continue;
+      }
+      if (!a.allowed) {
+        ++throttled_;
+        set_state("throttled");
+        auto secs = access::retry_after_seconds(a.denied_by, wall_ms());
+        // Sleep in short slices: stop() and the turn of the minute both end it.
+        if (!pause(milliseconds(std::min<std::int64_t>(secs * 1000, 1000)))) break;
+        continue;
+      }
+      if (state() == "throttled") set_state("running");
+    }
+    try {
+      process(f);
+    } catch (const ApiError& e) {
+      // The model was unloaded or its queue is full: skip the frame, say why.
+      set_error(e.code().empty() ? "model_error" : e.code(), e.what());
+      if (e.status() == 404 || e.status() == 503) {
+        if (!pause(milliseconds(500))) break;
+      }
+    } catch (const std::exception& e) {
+      set_error("processing_error", e.what());
+      spdlog::error("stream {}: frame {}: {}", id_, f.index, e.what());
+    }
+    smooth_rate(fps_processed_, last, Clock::now());
+  }
+  meter_.finish(wall_ms());
+  // Subscribers hear the end now, not when the stream is deleted.
+  events_.close();
+  mjpeg_.close();
+}
+
+void Stream::process(Frame& f) {
+  auto res = deps_.registry->detect_sync(spec_.model, f.bgr, spec_.options);
+  auto tracked = tracker_->update(res.detections);
+  counter_->update(tracked);
+
+  nlohmann::json dets = nlohmann::json::array();
+  for (const auto& t : tracked)
+    dets.push_back({{"label", t.label},
+                    {"class_id", t.class_id},
+                    {"confidence", round_to(t.confidence, 1e-4)},
+                    {"track_id", t.track_id},
+                    {"box",
+                     {{"x1", round_to(t.box.x1, 0.01)},
+                      {"y1", round_to(t.box.y1, 0.01)},
+                      {"x2", round_to(t.box.x2, 0.01)},
+                      {"y2", round_to(t.box.y2, 0.01)}}}});
+  const auto now = Clock::now();
+  const double latency_ms = std::chrono::duration<double, std::milli>(now - f.received_steady).count();
+  const auto& t = res.timings;
+  nlohmann::json ev = {
+      {"stream", id_},
+      {"frame", f.index},
+      {"pts", std::isfinite(f.pts_seconds) ? round_to(f.pts_seconds, 1e-3) : 0.0},
+      {"received_at_ms",
+       std::chrono::duration_cast<milliseconds>(f.received.time_since_epoch()).count()},
+      {"width", f.bgr.cols},
+      {"height", f.bgr.rows},
+      {"detections", std::move(dets)},
+      {"dropped", dropped_.load()},
+      {"timings",
+       {{"queue_ms", round_to(t.queue_ms, 1e-3)},
+        {"preprocess_ms", round_to(t.preprocess_ms, 1e-3)},
+        {"inference_ms", round_to(t.inference_ms, 1e-3)},
+        {"postprocess_ms", round_to(t.postprocess_ms, 1e-3)},
+        {"latency_ms", round_to(latency_ms, 1e-3)}}}};
+  if (!counter_->empty()) {
+    auto counts = counter_->to_json();
+    ev["counts"] = counts;
+    std::lock_guard lock(mu_);
+    counts_ = std::move(counts);
+  }
+  // The picture first: its encoding is the slow part, and the event says
+  // what it shows.
+  if (mjpeg_.subscribers() > 0) {
+    std::vector<vision::Annotation> boxes;
+    for (const auto& o : tracked)
+      boxes.push_back({o.box.x1, o.box.y1, o.box.x2, o.box.y2, fmt::format("{} #{}", o.label, o.track_id),
+                       o.confidence, o.class_id});
+    mjpeg_.publish(std::make_shared<const std::string>(vision::encode_jpeg(vision::annotate(f.bgr, boxes), 80)));
+  }
+  events_.publish(std::make_shared<const std::string>(ev.dump()));
+  ++processed_;
+  meter_.add_images(1, wall_ms());
+  latency_.observe(latency_ms / 1000.0);
+  std::lock_guard lock(mu_);
+  recent_latency_ms_.push_back(latency_ms);
+  if (recent_latency_ms_.size() > 256) recent_latency_ms_.pop_front();
+  if (state_ == "starting" || state_ == "reconnecting") state_ = "running";
+}
+
+nlohmann::json Stream::to_json() const {
+  std::lock_guard lock(mu_);
+  std::vector<double> lat(recent_latency_ms_.begin(), recent_latency_ms_.end());
+  std::sort(lat.begin(), lat.end());
+  auto pct = [&](double p) {
+    if (lat.empty()) return 0.0;
+    return round_to(lat[std::min(lat.size() - 1, static_cast<std::size_t>(p * static_cast<double>(lat.size())))],
+                    0.01);
+  };
+  nlohmann::json j = {
+      {"id", id_},
+      {"source", spec_.display_source},
+      {"model", spec_.model},
+      {"state", state_},
+      {"created_at", created_ms_ / 1000},
+      {"video", {{"width", width_}, {"height", height_}, {"fps", round_to(source_fps_, 0.01)}, {"codec", codec_}}},
+      {"fps", {{"in", round_to(fps_in_.load(), 0.01)}, {"processed", round_to(fps_processed_.load(), 0.01)}}},
+      {"frames",
+       {{"received", received_.load()},
+        {"processed", processed_.load()},
+        {"dropped", dropped_.load()},
+        {"throttled", throttled_.load()}}},
+      {"latency_ms", {{"p50", pct(0.5)}, {"p99", pct(0.99)}, {"window", lat.size()}}},
+      {"reconnects", reconnects_.load()},
+      {"subscribers", {{"events", events_.subscribers()}, {"mjpeg", mjpeg_.subscribers()}}},
+      {"max_fps", spec_.max_fps},
+  };
+  if (!error_kind_.empty())
+    j["last_error"] = {{"kind", error_kind_}, {"message", error_message_}, {"at", error_at_ms_ / 1000}};
+  else
+    j["last_error"] = nullptr;
+  if (!counts_.is_null()) j["counts"] = counts_;
+  return j;
+}
+
+void Stream::collect(metrics::Exposition& x, const std::string& family) const {
+  const metrics::Labels l{{"stream", id_}, {"model", spec_.model}};
+  if (family == "frames") {
+    x.sample("osprey_stream_frames_total", {{"stream", id_}, {"model", spec_.model}, {"outcome", "received"}},
+             static_cast<double>(received_.load()));
+    x.sample("osprey_stream_frames_total", {{"stream", id_}, {"model", spec_.model}, {"outcome", "processed"}},
+             static_cast<double>(processed_.load()));
+    x.sample("osprey_stream_frames_total", {{"stream", id_}, {"model", spec_.model}, {"outcome", "dropped"}},
+             static_cast<double>(dropped_.load()));
+    x.sample("osprey_stream_frames_total", {{"stream", id_}, {"model", spec_.model}, {"outcome", "throttled"}},
+             static_cast<double>(throttled_.load()));
+  } else if (family == "fps") {
+    x.sample("osprey_stream_fps", {{"stream", id_}, {"model", spec_.model}, {"direction", "in"}}, fps_in_.load());
+    x.sample("osprey_stream_fps", {{"stream", id_}, {"model", spec_.model}, {"direction", "processed"}},
+             fps_processed_.load());
+  } else if (family == "latency") {
+    x.histogram("osprey_stream_latency_seconds", l, latency_);
+  } else if (family == "reconnects") {
+    x.sample("osprey_stream_reconnects_total", l, static_cast<double>(reconnects_.load()));
+  } else if (family == "up") {
+    x.sample("osprey_stream_up", l, state() == "running" ? 1.0 : 0.0);
+  }
+}
+
+}  // namespace osprey::video
