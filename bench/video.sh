@@ -26,7 +26,7 @@ trap cleanup EXIT
 # The camera's footage: street.jpg panned, so that boxes move and tracks are exercised.
 make_video() { # fps file
   ffmpeg -loglevel error -y -loop 1 -i "$shared/images/street.jpg" -t 20 -r "$1" \
-    -vf "scale=-2:560,crop=640:480:'mod(t*20,(iw-640))':40" -c:v mjpeg -q:v 5 "$2"
+    -vf "scale=960:-2,crop=640:480:'mod(t*20,(iw-640))':240" -c:v mjpeg -q:v 5 "$2"
 }
 camera() { # file port
   ffmpeg -loglevel error -re -stream_loop -1 -i "$1" -c:v copy -f mpjpeg -listen 1 "http://127.0.0.1:$2/" &
@@ -57,7 +57,7 @@ report() { # label events-file seconds stream-id
   python3 - "$1" "$2" "$3" "$work/final.json" <<'PY'
 import json, sys
 label, path, secs, final = sys.argv[1], sys.argv[2], float(sys.argv[3]), json.load(open(sys.argv[4]))
-evs = [json.loads(l[6:]) for l in open(path) if l.startswith("data: {\"stream\"")]
+evs = [e for e in (json.loads(l[6:]) for l in open(path) if l.startswith("data: ")) if "frame" in e and "detections" in e]
 lat = sorted(e["timings"]["latency_ms"] for e in evs)
 pct = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] if lat else float("nan")
 third = max(1, len(evs) // 3)

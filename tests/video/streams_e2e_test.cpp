@@ -282,7 +282,12 @@ TEST_F(StreamsE2E, AKilledCameraReconnectsAndOwnersAreSeparate) {
   EXPECT_EQ(j["state"], "running") << j.dump();
   EXPECT_GT(j["frames"]["processed"].get<int>(), down["frames"]["processed"].get<int>()) << j.dump();
   EXPECT_GE(j["reconnects"].get<int>(), 1);
+  // DELETE stops the reader: its connection to the camera goes away.
+  EXPECT_TRUE(connected_to(port));
   EXPECT_EQ(c.request("DELETE", "/v1/streams/" + id, "", bearer(user)).status, 200);
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (connected_to(port) && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(50ms);
+  EXPECT_FALSE(connected_to(port)) << "the stream still holds the camera after DELETE";
 }
 
 TEST_F(StreamsE2E, ImagesPerMinuteLimitThrottlesAStream) {

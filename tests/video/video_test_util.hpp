@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,6 +34,23 @@ inline std::string make_video(const std::string& dir, const std::string& name, c
                     " -vf \"scale=680:480,crop=640:480:'min(40,t*10)':0\" -c:v mjpeg -q:v 4 '" + out + "'";
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("ffmpeg failed: " + cmd);
   return out;
+}
+
+// Whether an established TCP connection to 127.0.0.1:port exists
+// (/proc/net/tcp: local address, remote address, state 01 = ESTABLISHED).
+inline bool connected_to(int port) {
+  std::ifstream tcp("/proc/net/tcp");
+  std::string line;
+  char want[8];
+  std::snprintf(want, sizeof want, ":%04X", port);
+  std::getline(tcp, line);  // header
+  while (std::getline(tcp, line)) {
+    std::istringstream in(line);
+    std::string slot, local, remote, state;
+    in >> slot >> local >> remote >> state;
+    if (state == "01" && remote.size() > 5 && remote.substr(remote.size() - 5) == want) return true;
+  }
+  return false;
 }
 
 inline int free_port() {
@@ -68,6 +88,7 @@ class FfmpegServer {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/"; }
+
 
  private:
   int port_;
