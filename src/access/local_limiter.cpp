@@ -21,14 +21,22 @@ Counters LocalLimiter::snapshot(const State& s, std::int64_t now_ms) {
   return Counters{now_ms, s.requests, s.tokens, s.images, s.in_flight, s.day_tokens, s.month_usd_nano};
 }
 
-Admission LocalLimiter::admit_now(const std::string& key_id, const Limits& l, Checks checks, std::int64_t now_ms) {
-  auto w = windows_at(now_ms);
-  std::lock_guard lock(mu_);
+LocalLimiter::State& LocalLimiter::current(const std::string& key_id, std::int64_t now_ms) {
   auto& s = keys_[key_id];
-  roll(s, w);
-  Admission a;
+  roll(s, windows_at(now_ms));
+  return s;
+}
+
+bool LocalLimiter::budget_spent(const State& s, const Limits& l) {
   auto usd_limit = usd_to_nano(l.usd_per_month);
-  if (usd_limit > 0 && s.month_usd_nano >= usd_limit)
+  return usd_limit > 0 && s.month_usd_nano >= usd_limit;
+}
+
+Admission LocalLimiter::admit_now(const std::string& key_id, const Limits& l, Checks checks, std::int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  auto& s = current(key_id, now_ms);
+  Admission a;
+  if (budget_spent(s, l))
     a.denied_by = LimitKind::usd_per_month;
   else if (checks.tokens && l.tokens_per_day > 0 && s.day_tokens >= l.tokens_per_day)
     a.denied_by = LimitKind::tokens_per_day;
@@ -64,13 +72,10 @@ Counters LocalLimiter::settle_now(const std::string& key_id, const Consumption& 
 
 Admission LocalLimiter::take_images(const std::string& key_id, const Limits& l, std::int64_t images,
                                     std::int64_t now_ms) {
-  auto w = windows_at(now_ms);
   std::lock_guard lock(mu_);
-  auto& s = keys_[key_id];
-  roll(s, w);
+  auto& s = current(key_id, now_ms);
   Admission a;
-  auto usd_limit = usd_to_nano(l.usd_per_month);
-  if (usd_limit > 0 && s.month_usd_nano >= usd_limit)
+  if (budget_spent(s, l))
     a.denied_by = LimitKind::usd_per_month;
   else if (l.ipm > 0 && s.images >= l.ipm)
     a.denied_by = LimitKind::images;

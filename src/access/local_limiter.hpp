@@ -35,6 +35,9 @@ class LocalLimiter final : public Limiter {
     std::int64_t in_flight = 0;
   };
   static void roll(State& s, const Windows& w);
+  // The key's counters in the windows of now_ms (under mu_).
+  State& current(const std::string& key_id, std::int64_t now_ms);
+  static bool budget_spent(const State& s, const Limits& l);
   static Counters snapshot(const State& s, std::int64_t now_ms);
 
   std::mutex mu_;

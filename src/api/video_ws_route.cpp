@@ -45,6 +45,7 @@
 #include "common/error.hpp"
 #include "common/strings.hpp"
 #include "http/response.hpp"
+#include "video/event_json.hpp"
 #include "video/tracker.hpp"
 #include "video/usage_meter.hpp"
 
@@ -62,11 +63,6 @@ namespace {
 std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-double round_to(double v, double unit) {
-  const double inv = std::round(1.0 / unit);
-  return std::round(v * inv) / inv;
 }
 
 // What the reading coroutine and the answering one share. Both run on the
@@ -164,29 +160,13 @@ Awaitable<json> process(Context& ctx, inference::ModelRegistry& reg, access::Acc
   auto res = co_await reg.detect(s.model.name, img.bgr, s.options);
   detection::to_original(res.detections, img);
   auto tracked = tracker.update(res.detections);
-  json dets = json::array();
-  for (const auto& t : tracked)
-    dets.push_back({{"label", t.label},
-                    {"class_id", t.class_id},
-                    {"confidence", round_to(t.confidence, 1e-4)},
-                    {"track_id", t.track_id},
-                    {"box",
-                     {{"x1", round_to(t.box.x1, 0.01)},
-                      {"y1", round_to(t.box.y1, 0.01)},
-                      {"x2", round_to(t.box.x2, 0.01)},
-                      {"y2", round_to(t.box.y2, 0.01)}}}});
-  const auto& t = res.timings;
+  json timings = video::timings_json(res.timings, detection::ms_since(arrived));
+  timings["decode_ms"] = video::round_to(decode_ms, 1e-3);
   co_return json{{"frame", frame},
                  {"model", s.model.name},
                  {"image", {{"width", img.original_width}, {"height", img.original_height}}},
-                 {"detections", std::move(dets)},
-                 {"timings",
-                  {{"decode_ms", round_to(decode_ms, 1e-3)},
-                   {"queue_ms", round_to(t.queue_ms, 1e-3)},
-                   {"preprocess_ms", round_to(t.preprocess_ms, 1e-3)},
-                   {"inference_ms", round_to(t.inference_ms, 1e-3)},
-                   {"postprocess_ms", round_to(t.postprocess_ms, 1e-3)},
-                   {"latency_ms", round_to(detection::ms_since(arrived), 1e-3)}}}};
+                 {"detections", video::tracked_json(tracked)},
+                 {"timings", std::move(timings)}};
 }
 
 Awaitable<Response> detect_ws(Context& ctx, inference::ModelRegistry& reg, access::AccessService* access,

@@ -10,6 +10,7 @@
 #include "access/limiter.hpp"
 #include "common/error.hpp"
 #include "inference/model_registry.hpp"
+#include "video/event_json.hpp"
 #include "vision/annotate.hpp"
 
 namespace osprey::video {
@@ -21,11 +22,6 @@ namespace {
 
 std::int64_t wall_ms() {
   return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-double round_to(double v, double unit) {
-  const double inv = std::round(1.0 / unit);
-  return std::round(v * inv) / inv;
 }
 
 // Smoothed rate from the gap between two events (about the last second).
@@ -274,50 +270,33 @@ void Stream::process(Frame& f) {
   auto tracked = tracker_->update(res.detections);
   counter_->update(tracked);
 
-  nlohmann::json dets = nlohmann::json::array();
-  for (const auto& t : tracked)
-    dets.push_back({{"label", t.label},
-                    {"class_id", t.class_id},
-                    {"confidence", round_to(t.confidence, 1e-4)},
-                    {"track_id", t.track_id},
-                    {"box",
-                     {{"x1", round_to(t.box.x1, 0.01)},
-                      {"y1", round_to(t.box.y1, 0.01)},
-                      {"x2", round_to(t.box.x2, 0.01)},
-                      {"y2", round_to(t.box.y2, 0.01)}}}});
-  const auto now = Clock::now();
-  const double latency_ms = std::chrono::duration<double, std::milli>(now - f.received_steady).count();
-  const auto& t = res.timings;
-  nlohmann::json ev = {
-      {"stream", id_},
-      {"frame", f.index},
-      {"pts", std::isfinite(f.pts_seconds) ? round_to(f.pts_seconds, 1e-3) : 0.0},
-      {"received_at_ms",
-       std::chrono::duration_cast<milliseconds>(f.received.time_since_epoch()).count()},
-      {"width", f.bgr.cols},
-      {"height", f.bgr.rows},
-      {"detections", std::move(dets)},
-      {"dropped", dropped_.load()},
-      {"timings",
-       {{"queue_ms", round_to(t.queue_ms, 1e-3)},
-        {"preprocess_ms", round_to(t.preprocess_ms, 1e-3)},
-        {"inference_ms", round_to(t.inference_ms, 1e-3)},
-        {"postprocess_ms", round_to(t.postprocess_ms, 1e-3)},
-        {"latency_ms", round_to(latency_ms, 1e-3)}}}};
-  if (!counter_->empty()) {
-    auto counts = counter_->to_json();
-    ev["counts"] = counts;
-    std::lock_guard lock(mu_);
-    counts_ = std::move(counts);
-  }
-  // The picture first: its encoding is the slow part, and the event says
-  // what it shows.
+  // The picture first: the event then says what the picture shows, and its
+  // latency includes the encoding.
   if (mjpeg_.subscribers() > 0) {
     std::vector<vision::Annotation> boxes;
     for (const auto& o : tracked)
       boxes.push_back({o.box.x1, o.box.y1, o.box.x2, o.box.y2, fmt::format("{} #{}", o.label, o.track_id),
                        o.confidence, o.class_id});
     mjpeg_.publish(std::make_shared<const std::string>(vision::encode_jpeg(vision::annotate(f.bgr, boxes), 80)));
+  }
+  const auto now = Clock::now();
+  const double latency_ms = std::chrono::duration<double, std::milli>(now - f.received_steady).count();
+  nlohmann::json ev = {
+      {"stream", id_},
+      {"frame", f.index},
+      {"pts", std::isfinite(f.pts_seconds) ? nlohmann::json(round_to(f.pts_seconds, 1e-3)) : nlohmann::json()},
+      {"received_at_ms",
+       std::chrono::duration_cast<milliseconds>(f.received.time_since_epoch()).count()},
+      {"width", f.bgr.cols},
+      {"height", f.bgr.rows},
+      {"detections", tracked_json(tracked)},
+      {"dropped", dropped_.load()},
+      {"timings", timings_json(res.timings, latency_ms)}};
+  if (!counter_->empty()) {
+    auto counts = counter_->to_json();
+    ev["counts"] = counts;
+    std::lock_guard lock(mu_);
+    counts_ = std::move(counts);
   }
   events_.publish(std::make_shared<const std::string>(ev.dump()));
   ++processed_;

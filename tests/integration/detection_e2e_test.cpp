@@ -42,15 +42,9 @@ std::string multipart(const std::string& image, std::map<std::string, std::strin
 }
 
 std::string new_key(const std::string& data_dir, const std::string& scopes) {
-  auto [rc, out] = OspreyProcess::run({"keys", "create", "--scopes", scopes, "--name", "e2e", "--data-dir", data_dir});
-  EXPECT_EQ(rc, 0) << out;
-  // The key is printed alone on its own line.
-  std::istringstream in(out);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("osk_", 0) == 0) return line;
-  ADD_FAILURE() << "no key in: " << out;
-  return {};
+  auto key = OspreyProcess::create_key(data_dir, {"--scopes", scopes});
+  EXPECT_FALSE(key.empty());
+  return key;
 }
 
 bool has_label(const nlohmann::json& dets, const std::string& label, const char* field = "label") {

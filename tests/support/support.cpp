@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <cstdio>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -404,6 +405,19 @@ std::unique_ptr<OspreyProcess> OspreyProcess::start(std::vector<std::string> arg
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   throw std::runtime_error("osprey did not become ready in time:\n" + p->log());
+}
+
+std::string OspreyProcess::create_key(const std::string& data_dir, std::vector<std::string> args) {
+  std::vector<std::string> all{"keys", "create", "--name", "test", "--data-dir", data_dir};
+  all.insert(all.end(), args.begin(), args.end());
+  auto [rc, out] = run(all);
+  // The key is printed alone on its own line.
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("osk_", 0) == 0 && rc == 0) return line;
+  std::fprintf(stderr, "create_key: no key (exit %d) in: %s\n", rc, out.c_str());
+  return {};
 }
 
 std::pair<int, std::string> OspreyProcess::run(std::vector<std::string> args, std::map<std::string, std::string> env,

@@ -106,6 +106,10 @@ class OspreyProcess {
   // Same, for another subcommand (no readiness wait); returns exit code and output.
   static std::pair<int, std::string> run(std::vector<std::string> args, std::map<std::string, std::string> env = {},
                                          std::chrono::seconds timeout = std::chrono::seconds(120));
+  // `osprey keys create --name test --data-dir data_dir <args>` (e.g.
+  // {"--scopes", "detect", "--ipm", "3"}); returns the new key, or "" after
+  // an ADD_FAILURE-style message on stderr when none was printed.
+  static std::string create_key(const std::string& data_dir, std::vector<std::string> args);
   ~OspreyProcess();
 
   int port() const { return port_; }

@@ -68,18 +68,6 @@ class WsClient {
   websocket::response_type res_;
 };
 
-std::string new_key(const std::string& data_dir, std::vector<std::string> extra) {
-  std::vector<std::string> args{"keys", "create", "--name", "ws", "--data-dir", data_dir};
-  args.insert(args.end(), extra.begin(), extra.end());
-  auto [rc, out] = OspreyProcess::run(args);
-  EXPECT_EQ(rc, 0) << out;
-  std::istringstream in(out);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("osk_", 0) == 0) return line;
-  return {};
-}
-
 class DetectWs : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -160,7 +148,7 @@ TEST_F(DetectWs, AuthLimitsAndPlainRequests) {
   HttpClient c("127.0.0.1", srv_->port());
   // No key, a chat-only key, an unknown model: refused before the upgrade.
   EXPECT_THROW(WsClient(srv_->port(), "/v1/detect/ws", ""), boost::system::system_error);
-  auto chat = new_key(data_, {"--scopes", "chat"});
+  auto chat = OspreyProcess::create_key(data_, {"--scopes", "chat"});
   EXPECT_THROW(WsClient(srv_->port(), "/v1/detect/ws", chat), boost::system::system_error);
   EXPECT_THROW(WsClient(srv_->port(), "/v1/detect/ws?model=nope", kAdmin), boost::system::system_error);
   // A browser's way: the key as a subprotocol; the handshake names "osprey.v1".
@@ -179,7 +167,7 @@ TEST_F(DetectWs, AuthLimitsAndPlainRequests) {
   EXPECT_EQ(r.header("Upgrade"), "websocket");
 
   // ipm=2: the third frame in a minute gets a 429 answer with retry_after.
-  auto limited = new_key(data_, {"--scopes", "detect", "--ipm", "2"});
+  auto limited = OspreyProcess::create_key(data_, {"--scopes", "detect", "--ipm", "2"});
   WsClient ws(srv_->port(), "/v1/detect/ws", limited);
   int ok = 0, throttled = 0;
   for (int i = 0; i < 3; ++i) {

@@ -35,19 +35,6 @@ std::map<std::string, std::string> bearer(const std::string& k) {
   return {{"Authorization", "Bearer " + k}, {"Content-Type", "application/json"}};
 }
 
-std::string new_key(const std::string& data_dir, std::vector<std::string> extra) {
-  std::vector<std::string> args{"keys", "create", "--name", "video", "--data-dir", data_dir};
-  args.insert(args.end(), extra.begin(), extra.end());
-  auto [rc, out] = OspreyProcess::run(args);
-  EXPECT_EQ(rc, 0) << out;
-  std::istringstream in(out);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("osk_", 0) == 0) return line;
-  ADD_FAILURE() << "no key in: " << out;
-  return {};
-}
-
 // Reads Server-Sent Events from GET `target` on a raw connection.
 class SseReader {
  public:
@@ -253,8 +240,8 @@ TEST_F(StreamsE2E, AKilledCameraReconnectsAndOwnersAreSeparate) {
   auto video = make_video(videos_, "cam.avi", "dog.jpg", 2, 10);
   int port = free_port();
   FfmpegServer cam(video, port);
-  auto user = new_key(data_, {"--scopes", "detect"});
-  auto other = new_key(data_, {"--scopes", "detect"});
+  auto user = OspreyProcess::create_key(data_, {"--scopes", "detect"});
+  auto other = OspreyProcess::create_key(data_, {"--scopes", "detect"});
   HttpClient c("127.0.0.1", srv_->port());
   c.set_timeout(30s);
   auto created = c.post("/v1/streams", json{{"source", cam.url()}, {"fps", 2}}.dump(), bearer(user));
@@ -292,7 +279,7 @@ TEST_F(StreamsE2E, AKilledCameraReconnectsAndOwnersAreSeparate) {
 
 TEST_F(StreamsE2E, ImagesPerMinuteLimitThrottlesAStream) {
   auto video = make_video(videos_, "lim.avi", "dog.jpg", 2, 10);
-  auto key = new_key(data_, {"--scopes", "detect", "--ipm", "3"});
+  auto key = OspreyProcess::create_key(data_, {"--scopes", "detect", "--ipm", "3"});
   HttpClient c("127.0.0.1", srv_->port());
   c.set_timeout(30s);
   auto created = c.post("/v1/streams", json{{"source", video}, {"loop", true}}.dump(), bearer(key));
