@@ -37,9 +37,6 @@ void smooth_rate(std::atomic<double>& rate, Clock::time_point& last, Clock::time
   last = now;
 }
 
-// Errors that reopening cannot fix when they happen at the first open.
-bool permanent(const std::string& kind) { return kind == "not_found" || kind == "invalid" || kind == "unsupported"; }
-
 }  // namespace
 
 Stream::Stream(std::string id, StreamSpec spec, StreamDeps deps)
@@ -105,6 +102,7 @@ void Stream::read_loop() {
   milliseconds backoff(500);
   bool opened_once = false;
   std::mt19937 rng(std::random_device{}());
+  std::exception_ptr failure;
   while (!stop_) {
     bool ended = false;
     try {
@@ -119,7 +117,8 @@ void Stream::read_loop() {
       }
       if (!opened_once) {
         opened_once = true;
-        if (first_open_) first_open_(nullptr);
+        opened_ = true;
+        report_first_open(nullptr);
       }
       backoff = milliseconds(500);
       Clock::time_point last{};
@@ -136,40 +135,36 @@ void Stream::read_loop() {
       ended = !stop_;
       if (ended && spec_.local_file && !spec_.source_options.loop_files) {
         // A local file played to its end: done, not broken.
-        std::lock_guard lock(slot_mu_);
-        source_done_ = true;
-        slot_cv_.notify_all();
+        end_source();
         set_state("ended");
         return;
       }
       if (ended) set_error("ended", "the source ended; reopening");
     } catch (const SourceError& e) {
       if (e.kind() == "stopped" || stop_) break;
-      set_error(e.kind(), e.what());
+      failure = std::current_exception();
+    } catch (const std::exception& e) {
+      if (stop_) break;
+      failure = std::make_exception_ptr(SourceError("io", e.what()));
+    }
+    if (failure) {
+      std::string kind, message;
+      try {
+        std::rethrow_exception(failure);
+      } catch (const SourceError& e) {
+        kind = e.kind();
+        message = e.what();
+      }
+      set_error(kind, message);
       if (!opened_once) {
         // The API reports this one to the client and drops the stream.
         set_state("error");
-        {
-          std::lock_guard lock(slot_mu_);
-          source_done_ = true;
-          slot_cv_.notify_all();
-        }
-        if (first_open_) first_open_(std::current_exception());
+        end_source();
+        report_first_open(failure);
         return;
       }
-      spdlog::warn("stream {}: {} ({}); reconnecting in {} ms", id_, e.what(), e.kind(), backoff.count());
-    } catch (const std::exception& e) {
-      set_error("io", e.what());
-      if (!opened_once) {
-        set_state("error");
-        {
-          std::lock_guard lock(slot_mu_);
-          source_done_ = true;
-          slot_cv_.notify_all();
-        }
-        if (first_open_) first_open_(std::make_exception_ptr(SourceError("io", e.what())));
-        return;
-      }
+      spdlog::warn("stream {}: {} ({}); reconnecting in {} ms", id_, message, kind, backoff.count());
+      failure = nullptr;
     }
     if (stop_) break;
     set_state("reconnecting");
@@ -180,9 +175,23 @@ void Stream::read_loop() {
     if (!pause(backoff / 2 + milliseconds(jitter))) break;
     backoff = std::min(backoff * 2, milliseconds(30'000));
   }
+  // Stopped before the source ever opened: the caller of start() still
+  // waits for its answer.
+  report_first_open(std::make_exception_ptr(SourceError("stopped", "the stream was stopped before its source opened")));
+  end_source();
+}
+
+void Stream::end_source() {
   std::lock_guard lock(slot_mu_);
   source_done_ = true;
   slot_cv_.notify_all();
+}
+
+void Stream::report_first_open(std::exception_ptr e) {
+  if (!first_open_) return;
+  auto fn = std::move(first_open_);
+  first_open_ = nullptr;
+  fn(e);
 }
 
 bool Stream::take_frame(Frame& out) {
@@ -259,7 +268,7 @@ void Stream::process_loop() {
     }
     smooth_rate(fps_processed_, last, Clock::now());
   }
-  meter_.finish(wall_ms());
+  if (opened_) meter_.finish(wall_ms());  // a stream that never opened was never one
   // Subscribers hear the end now, not when the stream is deleted.
   events_.close();
   mjpeg_.close();

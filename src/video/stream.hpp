@@ -121,6 +121,9 @@ class Stream {
   void read_loop();
   void process_loop();
   bool take_frame(Frame& out);
+  void end_source();  // the reader is done for good
+  // Calls start()'s callback once (reader thread); later calls do nothing.
+  void report_first_open(std::exception_ptr e);
   void process(Frame& f);
   void set_state(const char* s);
   void set_error(const std::string& kind, const std::string& message);
@@ -133,6 +136,7 @@ class Stream {
   const std::int64_t created_ms_;
 
   std::atomic<bool> stop_{false};
+  std::atomic<bool> opened_{false};  // the source opened at least once
   std::thread reader_, processor_;
   std::function<void(std::exception_ptr)> first_open_;
 
