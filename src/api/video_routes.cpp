@@ -71,6 +71,7 @@ video::StreamSpec parse_spec(const Context& ctx, inference::ModelRegistry& reg, 
     }
   }
   spec.options = detection::parse_options(fields, info);
+  spec.confidence = spec.options.confidence >= 0 ? spec.options.confidence : info.default_confidence;
 
   if (auto it = body.find("fps"); it != body.end() && !it->is_null()) {
     if (!it->is_number() || !std::isfinite(it->get<double>()) || it->get<double>() <= 0 || it->get<double>() > 240)

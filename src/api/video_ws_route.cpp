@@ -37,6 +37,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "access/access_service.hpp"
 #include "access/limiter.hpp"
@@ -182,6 +183,11 @@ Awaitable<Response> detect_ws(Context& ctx, inference::ModelRegistry& reg, acces
   for (const auto& [k, v] : ctx.query.items()) fields[k].push_back(v);
   s.model = detection::resolve_model(reg, ctx, detection::first(fields, "model"));
   s.options = detection::parse_options(fields, s.model);
+  // The tracker sees detections below the asked confidence too (see
+  // video::options_for_confidence); only tracked objects are answered.
+  const auto topts =
+      video::options_for_confidence(s.options.confidence >= 0 ? s.options.confidence : s.model.default_confidence);
+  s.options.confidence = topts.low_threshold;
   ctx.usage.model = s.model.name;
   if (ctx.principal && access) {
     s.key_id = ctx.principal->key_id;
@@ -197,7 +203,7 @@ Awaitable<Response> detect_ws(Context& ctx, inference::ModelRegistry& reg, acces
   auto st = std::make_shared<Shared>(ctx.executor);
   asio::co_spawn(ctx.executor, read_frames(st, ws), asio::detached);
 
-  video::ByteTracker tracker(video::TrackerOptions{});
+  video::ByteTracker tracker(topts);
   video::UsageMeter meter(ledger, {s.key_id, "/v1/detect/ws", "WS", s.model.name, "ws-" + ctx.request_id},
                           wall_ms());
   try {
@@ -219,6 +225,10 @@ Awaitable<Response> detect_ws(Context& ctx, inference::ModelRegistry& reg, acces
           if (!answer.contains("error")) meter.add_images(1, wall_ms());
         } catch (const ApiError& e) {
           answer = error_json(frame, e);
+        } catch (const std::exception& e) {
+          // Not the client's fault, and no reason to end the connection.
+          spdlog::error("detect ws {}: frame {}: {}", ctx.request_id, frame, e.what());
+          answer = error_json(frame, server_error("this frame could not be processed"));
         }
         answer["dropped"] = std::move(st->dropped);
         st->dropped.clear();
@@ -231,7 +241,11 @@ Awaitable<Response> detect_ws(Context& ctx, inference::ModelRegistry& reg, acces
     }
   } catch (const boost::system::system_error&) {
     // The peer is gone: nothing more to send.
+  } catch (const std::exception& e) {
+    spdlog::error("detect ws {}: {}", ctx.request_id, e.what());
   }
+  // The reader coroutine uses `ws`, which lives only as long as this
+  // handler: close, then wait for it to finish, whatever ended the loop.
   co_await ws->close(1000, "");
   while (!st->reader_done) co_await wait(*st);
   meter.finish(wall_ms());

@@ -45,7 +45,10 @@ Stream::Stream(std::string id, StreamSpec spec, StreamDeps deps)
       deps_(deps),
       created_ms_(wall_ms()),
       meter_(deps.ledger, {spec_.key_id, "/v1/streams/{id}", "STREAM", spec_.model, id_}, created_ms_) {
-  tracker_ = std::make_unique<ByteTracker>(TrackerOptions{});
+  const auto topts = options_for_confidence(spec_.confidence);
+  tracker_ = std::make_unique<ByteTracker>(topts);
+  detect_options_ = spec_.options;
+  detect_options_.confidence = topts.low_threshold;
   counter_ = std::make_unique<Counter>(spec_.lines, spec_.zones);
 }
 
@@ -275,7 +278,7 @@ void Stream::process_loop() {
 }
 
 void Stream::process(Frame& f) {
-  auto res = deps_.registry->detect_sync(spec_.model, f.bgr, spec_.options);
+  auto res = deps_.registry->detect_sync(spec_.model, f.bgr, detect_options_);
   auto tracked = tracker_->update(res.detections);
   counter_->update(tracked);
 

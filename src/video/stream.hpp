@@ -75,7 +75,8 @@ struct StreamSpec {
   bool local_file = false;     // a path, not a URL: it ends rather than reconnects
   std::string model;
   double max_fps = 0;  // processed frames per second at most; 0 = as many as the model keeps up with
-  inference::DetectOptions options;
+  inference::DetectOptions options;  // as the client asked
+  float confidence = 0.25f;          // the confidence in effect (the request's, else the model's default)
   std::vector<Line> lines;
   std::vector<Zone> zones;
   SourceOptions source_options;
@@ -165,6 +166,7 @@ class Stream {
 
   // Processor thread only.
   std::unique_ptr<ByteTracker> tracker_;
+  inference::DetectOptions detect_options_;  // spec_.options at the tracker's low threshold
   std::unique_ptr<Counter> counter_;
   UsageMeter meter_;
 };

@@ -72,6 +72,14 @@ void remove_used(std::vector<size_t>& idx, const std::vector<char>& used) {
 
 }  // namespace
 
+TrackerOptions options_for_confidence(float confidence) {
+  TrackerOptions o;
+  o.high_threshold = confidence;
+  o.new_track_threshold = confidence;
+  o.low_threshold = std::min(0.1f, confidence);
+  return o;
+}
+
 ByteTracker::ByteTracker(TrackerOptions opts) : opts_(opts) {
   if (opts_.max_lost_frames < 0) opts_.max_lost_frames = 0;
 }

@@ -69,6 +69,14 @@ struct TrackedObject {
   int age_frames;      // update() calls since the track started (0 when new)
 };
 
+// The tracker for a client that asked for detections at `confidence` or
+// above: any detection that passes it may start a track (high and new-track
+// thresholds = confidence), and detections down to min(0.1, confidence)
+// keep a track alive through a dip (occlusion, blur), as ByteTrack intends.
+// The detector must then run at low_threshold, not at `confidence`: an
+// object already tracked stays reported while its score dips.
+TrackerOptions options_for_confidence(float confidence);
+
 class ByteTracker {
  public:
   explicit ByteTracker(TrackerOptions opts = {});

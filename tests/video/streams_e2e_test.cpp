@@ -270,7 +270,8 @@ TEST_F(StreamsE2E, AKilledCameraReconnectsAndOwnersAreSeparate) {
   EXPECT_GT(j["frames"]["processed"].get<int>(), down["frames"]["processed"].get<int>()) << j.dump();
   EXPECT_GE(j["reconnects"].get<int>(), 1);
   // DELETE stops the reader: its connection to the camera goes away.
-  EXPECT_TRUE(connected_to(port));
+  for (int i = 0; i < 100 && !connected_to(port); ++i) std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(connected_to(port)) << c.get("/v1/streams/" + id, bearer(user)).body;
   EXPECT_EQ(c.request("DELETE", "/v1/streams/" + id, "", bearer(user)).status, 200);
   auto until = std::chrono::steady_clock::now() + 10s;
   while (connected_to(port) && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(50ms);

@@ -336,5 +336,32 @@ TEST(ByteTracker, ManyDetectionsStayBounded) {
   EXPECT_LE(t.total_tracks(), 300u * 4);
 }
 
+
+// A stream asking for confidence 0.25 sees an object at 0.4 (the default
+// new-track threshold, 0.6, would hide it), and an object it tracks stays
+// reported while its score dips to 0.15, below what was asked.
+TEST(ByteTracker, OptionsForConfidenceReportWhatWasAskedAndKeepTracksThroughDips) {
+  auto o = options_for_confidence(0.25f);
+  EXPECT_FLOAT_EQ(o.high_threshold, 0.25f);
+  EXPECT_FLOAT_EQ(o.new_track_threshold, 0.25f);
+  EXPECT_FLOAT_EQ(o.low_threshold, 0.1f);
+  EXPECT_FLOAT_EQ(options_for_confidence(0.05f).low_threshold, 0.05f);
+
+  ByteTracker t(o);
+  auto first = t.update({det(100, 100, 40, 80, 0.4f)});
+  ASSERT_EQ(first.size(), 1u);
+  const int id = first[0].track_id;
+  for (int i = 1; i <= 5; ++i) {
+    auto out = t.update({det(100 + 3 * i, 100, 40, 80, 0.15f)});
+    ASSERT_EQ(out.size(), 1u) << "frame " << i;
+    EXPECT_EQ(out[0].track_id, id);
+  }
+  // A new object that never reaches the asked confidence never appears.
+  auto out = t.update({det(118, 100, 40, 80, 0.5f), det(400, 300, 40, 80, 0.2f)});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].track_id, id);
+  EXPECT_TRUE(t.update({det(121, 100, 40, 80, 0.5f), det(400, 300, 40, 80, 0.2f)}).size() == 1u);
+}
+
 }  // namespace
 }  // namespace osprey::video
