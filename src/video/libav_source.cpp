@@ -3,6 +3,7 @@
 // video/source_plugin.hpp. See source.hpp for what it guarantees.
 
 #include "video/source_plugin.hpp"
+#include "video/source_url.hpp"
 
 #include <sys/stat.h>
 
@@ -15,14 +16,7 @@
 #include <thread>
 #include <vector>
 
-extern "C" {
-#include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
-#include <libavutil/avutil.h>
-#include <libavutil/error.h>
-#include <libavutil/pixdesc.h>
-#include <libswscale/swscale.h>
-}
+#include "video/libav_handles.hpp"
 
 namespace osprey::video {
 
@@ -48,122 +42,6 @@ constexpr const char* kFileFormats =
 // whitelist, so never from a local file) and the audio-only segment formats
 // an HLS rendition may use; their streams are discarded.
 constexpr const char* kHttpExtraFormats = ",hls,aac,mp3,ac3,eac3,webvtt";
-
-// ---- RAII for libav objects ----
-
-struct FormatCloser {
-  void operator()(AVFormatContext* p) const { avformat_close_input(&p); }
-};
-struct CodecCloser {
-  void operator()(AVCodecContext* p) const { avcodec_free_context(&p); }
-};
-struct PacketFree {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
-struct FrameFree {
-  void operator()(AVFrame* p) const { av_frame_free(&p); }
-};
-struct SwsFree {
-  void operator()(SwsContext* p) const { sws_freeContext(p); }
-};
-
-struct Dict {
-  AVDictionary* d = nullptr;
-  Dict() = default;
-  Dict(const Dict&) = delete;
-  Dict& operator=(const Dict&) = delete;
-  ~Dict() { av_dict_free(&d); }
-  void set(const char* key, const std::string& value) { av_dict_set(&d, key, value.c_str(), 0); }
-};
-
-// ---- URLs ----
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-// The URL as it may appear in an error message: no user:pass@ and no query
-// or fragment (camera URLs often carry tokens there), printable ASCII only,
-// bounded length.
-std::string redact_url(const std::string& url) {
-  std::string out = url;
-  auto scheme_end = url.find("://");
-  if (scheme_end != std::string::npos) {
-    size_t auth_begin = scheme_end + 3;
-    size_t auth_end = url.find_first_of("/?#", auth_begin);
-    if (auth_end == std::string::npos) auth_end = url.size();
-    std::string auth = url.substr(auth_begin, auth_end - auth_begin);
-    if (auto at = auth.rfind('@'); at != std::string::npos) auth = auth.substr(at + 1);
-    std::string rest = url.substr(auth_end);
-    if (auto q = rest.find_first_of("?#"); q != std::string::npos) rest = rest.substr(0, q) + "?...";
-    out = url.substr(0, auth_begin) + auth + rest;
-  }
-  for (char& c : out)
-    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
-  if (out.size() > 200) out = out.substr(0, 197) + "...";
-  return out;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string percent_decode(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(s[i]);
-  }
-  return out;
-}
-
-enum class Kind { file, http, rtsp };
-
-struct Target {
-  Kind kind;
-  std::string url;  // what libav opens
-};
-
-Target classify(const std::string& url) {
-  auto sep = url.find("://");
-  std::string scheme = sep == std::string::npos ? std::string() : lower(url.substr(0, sep));
-  if (sep == std::string::npos) {
-    // A plain path (or "file:/path"). The "file:" prefix keeps libav from
-    // reading a colon in the path as a protocol name.
-    std::string path = lower(url.substr(0, 5)) == "file:" ? url.substr(5) : url;
-    if (path.empty()) throw SourceError("invalid", "empty video source path");
-    return {Kind::file, "file:" + path};
-  }
-  if (scheme == "file") {
-    std::string rest = url.substr(sep + 3);
-    size_t slash = rest.find('/');
-    std::string host = slash == std::string::npos ? rest : rest.substr(0, slash);
-    if (!host.empty() && lower(host) != "localhost")
-      throw SourceError("invalid", "file URL with a remote host: " + redact_url(url));
-    if (slash == std::string::npos) throw SourceError("invalid", "file URL without a path: " + redact_url(url));
-    return {Kind::file, "file:" + percent_decode(rest.substr(slash))};
-  }
-  if (scheme == "http" || scheme == "https") return {Kind::http, url};
-  if (scheme == "rtsp" || scheme == "rtsps") return {Kind::rtsp, url};
-  throw SourceError("unsupported", "unsupported video source scheme: " + redact_url(scheme + "://"));
-}
-
-std::string av_error_text(int err) {
-  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(err, buf, sizeof buf);
-  return buf;
-}
 
 // Our half of the timeout story. libav polls this while it waits on a socket
 // (every 100 ms at most) and between I/O calls, so it enforces both `stop`
@@ -207,7 +85,7 @@ enum class Phase { open, read };
 struct LibavSource {
   SourceOptions opts;
   Interrupt intr;
-  Kind kind = Kind::file;
+  SourceKind kind = SourceKind::file;
   std::string av_url;    // what libav opens
   std::string safe_url;  // what error messages show
 
@@ -253,7 +131,7 @@ struct LibavSource {
   // members are destroyed after this body, `intr` after `fmt`.
   ~LibavSource() { intr.arm(1000); }
 
-  bool is_file() const { return kind == Kind::file; }
+  bool is_file() const { return kind == SourceKind::file; }
 
   [[noreturn]] void fail(int err, Phase phase) const {
     if (intr.stopped()) throw SourceError("stopped", "video source stopped");
@@ -294,8 +172,8 @@ struct LibavSource {
 
   void open(const std::string& url, const std::atomic<bool>& stop) {
     intr.stop = &stop;
-    safe_url = redact_url(url);
-    Target target = classify(url);
+    safe_url = redact_source_url(url);
+    SourceTarget target = classify_source(url);
     kind = target.kind;
     av_url = target.url;
     open_input();
@@ -325,18 +203,18 @@ struct LibavSource {
     // deadline; one value serves connect and reads, so take the larger.
     std::string io_timeout_us = std::to_string(int64_t(std::max(opts.open_timeout_ms, opts.read_timeout_ms)) * 1000);
     switch (kind) {
-      case Kind::file:
+      case SourceKind::file:
         options.set("protocol_whitelist", "file");
         options.set("format_whitelist", kFileFormats);
         break;
-      case Kind::http:
+      case SourceKind::http:
         // "crypto" is for AES-128 HLS segments; "file" is never allowed.
         options.set("protocol_whitelist", "http,https,tcp,tls,crypto");
         options.set("format_whitelist", std::string(kFileFormats) + kHttpExtraFormats);
         options.set("rw_timeout", io_timeout_us);
         options.set("timeout", io_timeout_us);
         break;
-      case Kind::rtsp:
+      case SourceKind::rtsp:
         // TCP interleaving: survives NAT and firewalls and does not lose
         // packets the way RTP over UDP does under load. "asf" is the one
         // sub-demuxer RTSP opens through the format whitelist.
