@@ -158,7 +158,10 @@ AccessService::Auth AccessService::authenticate(std::string_view presented) cons
   for (const auto& rec : it->second) {
     if (hashes_equal(rec->hash, h)) {
       a.key = rec;
-      a.result = rec->revoked() ? AuthResult::revoked : AuthResult::ok;
+      if (rec->revoked()) a.result = AuthResult::revoked;
+      // The clock is read only for keys that can expire.
+      else if (rec->expires_at != 0 && rec->expired(clock_() / 1000)) a.result = AuthResult::expired;
+      else a.result = AuthResult::ok;
       return a;
     }
   }
@@ -241,6 +244,16 @@ http::Awaitable<bool> AccessService::revoke_key(std::string id) {
   auto ok = co_await std::move(work);
   if (ok) spdlog::info("access: revoked key {}", id);
   co_return ok;
+}
+
+http::Awaitable<std::optional<RotatedKey>> AccessService::rotate_key(std::string id, std::int64_t grace_seconds) {
+  auto work = on_store([id, grace_seconds](KeyStore& s) { return s.rotate(id, grace_seconds); }, true);
+  auto rotated = co_await std::move(work);
+  if (rotated)
+    spdlog::info("access: rotated key {} -> {} ({})", id, rotated->key.record.id,
+                 rotated->previous.revoked() ? "old key revoked"
+                                             : "old key valid until " + utc_time(rotated->previous.expires_at));
+  co_return rotated;
 }
 
 http::Awaitable<bool> AccessService::refresh_keys() {

@@ -72,7 +72,9 @@ class AccessService {
   AccessService(const AccessService&) = delete;
   AccessService& operator=(const AccessService&) = delete;
 
-  enum class AuthResult { ok, missing, unknown, revoked };
+  // `expired`: the key is known and not revoked, but its expires_at has
+  // passed (Auth::key says when).
+  enum class AuthResult { ok, missing, unknown, revoked, expired };
   struct Auth {
     AuthResult result = AuthResult::missing;
     std::shared_ptr<const KeyRecord> key;
@@ -96,6 +98,9 @@ class AccessService {
   http::Awaitable<std::vector<KeyRecord>> list_keys();
   http::Awaitable<std::optional<KeyRecord>> get_key(std::string id);
   http::Awaitable<bool> revoke_key(std::string id);
+  // KeyStore::rotate on the store thread; nullopt for an unknown or revoked
+  // id. Throws ApiError 400/409 as KeyStore::rotate does.
+  http::Awaitable<std::optional<RotatedKey>> rotate_key(std::string id, std::int64_t grace_seconds);
 
   // The cached record of a key id (nullptr when unknown); no I/O.
   std::shared_ptr<const KeyRecord> find_by_id(std::string_view id) const;

@@ -36,8 +36,8 @@ void set_header(http::HeaderList& headers, const std::string& k,
   headers.emplace_back(k, v);
 }
 
-ApiError unauthorized(std::string msg) {
-  ApiError e(401, std::move(msg), "invalid_request_error", "invalid_api_key");
+ApiError unauthorized(std::string msg, std::string code = "invalid_api_key") {
+  ApiError e(401, std::move(msg), "invalid_request_error", std::move(code));
   e.headers.emplace_back("WWW-Authenticate", "Bearer");
   return e;
 }
@@ -176,6 +176,7 @@ usage::Record usage_record(const Context& ctx, int status) {
   rec.prompt_tokens = ctx.usage.prompt_tokens;
   rec.completion_tokens = ctx.usage.completion_tokens;
   rec.cost_usd = ctx.usage.cost_usd;
+  rec.upstream = ctx.usage.upstream;
   return rec;
 }
 
@@ -250,6 +251,10 @@ Awaitable<Response> authenticate_then(AccessService& access, Context& ctx, const
       co_return http::error_response(ctx, unauthorized("Incorrect API key provided."));
     case AccessService::AuthResult::revoked:
       co_return http::error_response(ctx, unauthorized("This API key has been revoked."));
+    case AccessService::AuthResult::expired:
+      // Its own code, so a client can tell "renew the key" from "wrong key".
+      co_return http::error_response(
+          ctx, unauthorized("This API key expired at " + utc_time(a.key->expires_at) + ".", "key_expired"));
     case AccessService::AuthResult::ok: break;
   }
   const KeyRecord& key = *a.key;
@@ -270,6 +275,12 @@ Awaitable<Response> authenticate_then(AccessService& access, Context& ctx, const
   if (scope != kAnyKeyScope && !key.has_scope(scope)) {
     co_return http::error_response(
         ctx, ApiError(403, "This API key does not have the '" + scope + "' scope needed for " +
+                               std::string(ctx.path) + ".",
+                      "permission_error", "insufficient_scope"));
+  }
+  if (const auto& also = ctx.route->also_scope; !also.empty() && !key.has_scope(also)) {
+    co_return http::error_response(
+        ctx, ApiError(403, "This API key does not have the '" + also + "' scope also needed for " +
                                std::string(ctx.path) + ".",
                       "permission_error", "insufficient_scope"));
   }
@@ -344,8 +355,8 @@ Awaitable<Response> limit_then(AccessService& access, Context& ctx, const Next& 
     // Images are counted where they come in: uploads (POST) and the
     // WebSocket; reading or stopping a stream, or listing models, is not
     // refused because the minute's images are spent.
-    checks.images = ctx.route->scope == "detect" &&
-                    (ctx.route->method == http::Verb::post || ctx.route->websocket);
+    checks.images = ctx.route->counts_images || (ctx.route->scope == "detect" &&
+                                                 (ctx.route->method == http::Verb::post || ctx.route->websocket));
   }
   const std::string token = unique_request_token(ctx);
   auto& limiter = access.limiter();

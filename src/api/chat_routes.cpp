@@ -1,6 +1,7 @@
 #include "api/chat_routes.hpp"
 
 #include <optional>
+#include <set>
 #include <string_view>
 #include <unordered_map>
 
@@ -8,7 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json_scan.hpp"
+#include "api/gateway_relay.hpp"
 #include "gateway/chat_chunk.hpp"
+#include "gateway/upstreams.hpp"
 #include "http/response.hpp"
 #include "metrics/registry.hpp"
 
@@ -18,25 +21,13 @@ using http::Awaitable;
 using http::Context;
 using http::Response;
 using nlohmann::json;
+using gateway::Upstreams;
+using relay::count_tokens;
 
 namespace {
 
 constexpr std::size_t kMaxChatBody = 16 * 1024 * 1024;  // images as data: URLs make big requests
 constexpr std::size_t kMaxEmbeddingsBody = 8 * 1024 * 1024;
-
-void count_tokens(const std::string& model, long prompt, long completion) {
-  // Series per model: only models the upstream accepted get here, so a
-  // client cannot create series with made-up names.
-  thread_local std::unordered_map<std::string, std::pair<metrics::Counter*, metrics::Counter*>> cache;
-  auto& c = cache[model];
-  if (!c.first) {
-    auto& reg = metrics::Registry::global();
-    c.first = &reg.counter("osprey_tokens_total", "Tokens through the gateway", {{"model", model}, {"kind", "prompt"}});
-    c.second = &reg.counter("osprey_tokens_total", "Tokens through the gateway", {{"model", model}, {"kind", "completion"}});
-  }
-  if (prompt > 0) c.first->inc(static_cast<double>(prompt));
-  if (completion > 0) c.second->inc(static_cast<double>(completion));
-}
 
 // Validates the parts of the request the gateway relies on; returns the model.
 std::string require_model(Context& ctx, const json& req) {
@@ -58,22 +49,6 @@ json parse_upstream(const gateway::UpstreamReply& r) {
   auto j = json::parse(r.body, nullptr, false);
   if (j.is_discarded()) throw ApiError(502, "upstream returned malformed JSON", "api_error", "upstream_invalid_response");
   return j;
-}
-
-// Where nlohmann's parser stops on an invalid document, for the error
-// message (only invalid requests pay for this second pass).
-struct ErrorPosition : nlohmann::detail::json_sax_acceptor<json> {
-  std::size_t byte = 0;
-  bool parse_error(std::size_t pos, const std::string&, const nlohmann::detail::exception&) {
-    byte = pos;
-    return false;
-  }
-};
-
-std::size_t json_error_byte(std::string_view text) {
-  ErrorPosition at;
-  json::sax_parse(text, &at);
-  return at.byte;
 }
 
 // The top-level fields of a chat request the gateway acts on ("model",
@@ -194,10 +169,6 @@ void record_upstream_usage(Context& ctx, const gateway::UpstreamReply& r) {
   record_token_counts(ctx, usage);  // an empty view: no usage object, both 0
 }
 
-Response upstream_response(const Context& ctx, gateway::UpstreamReply&& r) {
-  return http::make_response(ctx, r.status, std::move(r.body), "application/json");
-}
-
 // Rough prompt size when the upstream never reported usage: characters of
 // the message texts / 4 (OpenAI's rule of thumb for English).
 long estimate_prompt_tokens(const json& req) {
@@ -216,30 +187,9 @@ long estimate_prompt_tokens(const json& req) {
   return static_cast<long>((chars + 3) / 4);
 }
 
-std::string sse_error_event(const ApiError& e) {
-  json body = {{"error", {{"message", e.what()}, {"type", e.type()}, {"param", nullptr}, {"code", e.code().empty() ? json(nullptr) : json(e.code())}}}};
-  return "data: " + body.dump() + "\n\n";
-}
-
-// The end of a relayed stream: what the last upstream read brought
-// (gateway.hpp: no on_flush after it), then [DONE] or the error, and the
-// end of the response, in one write. False if the client had gone. (Apart
-// from stream_chat, whose frame every open stream carries.)
-Awaitable<bool> end_stream(http::StreamSink& sink, std::string& pending, const std::optional<ApiError>& error) {
-  std::string last;
-  last.swap(pending);
-  last.append(error ? sse_error_event(*error) : std::string("data: [DONE]\n\n"));
-  try {
-    co_await sink.end(last);
-  } catch (const boost::system::system_error&) {
-    co_return false;
-  }
-  co_return true;
-}
-
 // Relays a streaming chat completion; `upstream_body` asks for usage
 // (stream_upstream_body).
-Awaitable<Response> stream_chat(Context& ctx, gateway::Gateway& gw, std::string upstream_body, bool client_wants_usage) {
+Awaitable<Response> stream_chat(Context& ctx, Upstreams& ups, std::string upstream_body, bool client_wants_usage) {
   if (!ctx.stream) throw ApiError(400, "streaming is not available on this connection", "invalid_request_error", "stream_unsupported", "stream");
 
   struct State {
@@ -250,14 +200,7 @@ Awaitable<Response> stream_chat(Context& ctx, gateway::Gateway& gw, std::string 
   gateway::StreamCallbacks cb;
   // The head is held by the sink: it leaves with the first events, or alone
   // in on_flush when the gateway is about to wait for them.
-  cb.on_open = [&]() -> Awaitable<void> {
-    Response head{http::Status::ok, 11};
-    head.set(http::Field::content_type, "text/event-stream");
-    head.set(http::Field::cache_control, "no-cache");
-    head.set("X-Accel-Buffering", "no");
-    for (const auto& [k, v] : ctx.response_headers) head.set(k, v);
-    co_await ctx.stream->begin(std::move(head));
-  };
+  cb.on_open = [&]() -> Awaitable<void> { co_await ctx.stream->begin(relay::stream_head(ctx)); };
   // Events that arrived in one upstream read leave in one write (on_flush).
   std::string pending;
   std::size_t pending_chars = 0;
@@ -309,8 +252,14 @@ Awaitable<Response> stream_chat(Context& ctx, gateway::Gateway& gw, std::string 
   ctx.usage.upstream_called = true;
   gateway::StreamResult result;
   bool client_gone = false;
+  // One upstream after another until one opens the stream (upstreams.hpp);
+  // once bytes went to the client, an error ends the stream instead.
+  std::function<Awaitable<void>(gateway::Gateway&)> attempt = [&](gateway::Gateway& gw) -> Awaitable<void> {
+    ctx.usage.upstream = gw.name();
+    result = co_await gw.stream("/chat/completions", upstream_body, ctx.cancellation, cb);
+  };
   try {
-    result = co_await gw.stream("/chat/completions", std::move(upstream_body), ctx.cancellation, cb);
+    co_await ups.call(ctx.usage.model, ctx.cancellation, std::move(attempt));
   } catch (const boost::system::system_error&) {
     // The client went away while we wrote to it; the gateway already closed
     // the upstream. Nothing more can be sent.
@@ -319,76 +268,94 @@ Awaitable<Response> stream_chat(Context& ctx, gateway::Gateway& gw, std::string 
     if (!ctx.stream->started()) throw;  // nothing sent yet: the router renders the error with its status
     result.error = e;  // failed after the response began: the status cannot change any more
   }
-  if (!client_gone && co_await end_stream(*ctx.stream, pending, result.error)) st.content_chars += pending_chars;
+  // Named before the co_await: g++ 12 mishandles temporaries of a
+  // conditional inside a co_await expression.
+  std::string last = result.error ? relay::sse_error_event(*result.error) : std::string("data: [DONE]\n\n");
+  if (!client_gone && co_await relay::end_stream(*ctx.stream, pending, std::move(last))) st.content_chars += pending_chars;
   finish_usage();
   co_return Response{http::Status::ok, 11};  // ignored: the stream already answered
 }
 
 // A non-streaming chat completion: the body goes upstream byte for byte as
 // the client sent it, and the answer comes back as it is.
-Awaitable<Response> json_chat(Context& ctx, gateway::Gateway& gw) {
+Awaitable<Response> json_chat(Context& ctx, Upstreams& ups, const char* path) {
   ctx.usage.upstream_called = true;
-  auto reply = co_await gw.request_json(http::Verb::post, "/chat/completions", ctx.request.body(), ctx.cancellation);
+  gateway::UpstreamReply reply;
+  std::function<Awaitable<void>(gateway::Gateway&)> attempt = [&](gateway::Gateway& gw) -> Awaitable<void> {
+    ctx.usage.upstream = gw.name();
+    reply = co_await gw.request_json(http::Verb::post, path, ctx.request.body(), ctx.cancellation);
+  };
+  co_await ups.call(ctx.usage.model, ctx.cancellation, std::move(attempt));
   record_upstream_usage(ctx, reply);
   count_tokens(ctx.usage.model, ctx.usage.prompt_tokens, ctx.usage.completion_tokens);
-  co_return upstream_response(ctx, std::move(reply));
+  co_return relay::upstream_response(ctx, std::move(reply));
 }
 
 // Not a coroutine: it checks the request (throwing ApiError, which the
 // router renders) and hands back the coroutine that relays it. A coroutine
 // here would keep its own frame (the scan's results, the strings) alive for
 // the whole of every open stream.
-Awaitable<Response> chat_completions(Context& ctx, gateway::Gateway& gw) {
+Awaitable<Response> chat_completions(Context& ctx, Upstreams& ups) {
   http::check_json_body(ctx);
   const auto f = scan_chat_request(ctx.request.body());
   if (!f.doc.valid)
-    throw bad_request("request body is not valid JSON (at byte " + std::to_string(json_error_byte(ctx.request.body())) +
+    throw bad_request("request body is not valid JSON (at byte " + std::to_string(relay::json_error_byte(ctx.request.body())) +
                           ")",
                       {}, "invalid_json");
   using json_scan::Kind;
   if (!f.doc.object) throw bad_request("request body must be a JSON object");
   if (f.stream && f.stream->kind != Kind::null && f.stream->kind != Kind::boolean)
     throw bad_request("stream must be a boolean", "stream");
-  // The same checks and messages as require_model().
-  if (!f.model || f.model->kind == Kind::null)
-    throw bad_request("you must provide a model parameter", "model", "missing_required_parameter");
-  std::string model = f.model->kind == Kind::string ? json_scan::decode_string(f.model->value) : std::string();
-  if (model.empty()) throw bad_request("model must be a non-empty string", "model");
-  if (ctx.principal && !ctx.principal->may_use_model(model))
-    throw ApiError(403, "this API key may not use model '" + model + "'", "permission_error", "model_not_allowed",
-                   "model");
-  ctx.usage.model = std::move(model);
+  relay::checked_model(ctx, f.model);
   if (f.stream && f.stream->value == "true") {
     bool client_wants_usage = false;
     std::string upstream_body = stream_upstream_body(ctx.request.body(), f, client_wants_usage);
-    return stream_chat(ctx, gw, std::move(upstream_body), client_wants_usage);
+    return stream_chat(ctx, ups, std::move(upstream_body), client_wants_usage);
   }
-  return json_chat(ctx, gw);
+  return json_chat(ctx, ups, "/chat/completions");
 }
 
-Awaitable<Response> embeddings(Context& ctx, gateway::Gateway& gw) {
+Awaitable<Response> embeddings(Context& ctx, Upstreams& ups) {
   json req = http::parse_json_body(ctx);
   require_model(ctx, req);
   if (!req.contains("input")) throw bad_request("you must provide an input parameter", "input", "missing_required_parameter");
-  ctx.usage.upstream_called = true;
-  auto reply = co_await gw.request_json(http::Verb::post, "/embeddings", ctx.request.body(), ctx.cancellation);
-  record_upstream_usage(ctx, reply);
-  count_tokens(ctx.usage.model, ctx.usage.prompt_tokens, 0);
-  co_return upstream_response(ctx, std::move(reply));
+  co_return co_await json_chat(ctx, ups, "/embeddings");
 }
 
-Awaitable<Response> list_models(Context& ctx, gateway::Gateway& gw) {
-  auto reply = co_await gw.models(ctx.cancellation);
-  auto j = parse_upstream(reply);
-  if (ctx.principal && !ctx.principal->allowed_models.empty() && j.is_object() && j.contains("data") && j["data"].is_array()) {
-    json kept = json::array();
-    for (auto& m : j["data"])
-      if (m.is_object() && m.contains("id") && m["id"].is_string() && ctx.principal->may_use_model(m["id"].get<std::string>()))
-        kept.push_back(m);
-    j["data"] = std::move(kept);
-    co_return http::json_response(ctx, 200, j);
+// The models every upstream serves: each one's own list (cached by its
+// Gateway), cut to the names its `models` patterns route to it, first
+// upstream first when two list the same name, and cut to the key's allowed
+// models. An upstream that fails is left out; the error is answered only
+// when none answered.
+Awaitable<Response> list_models(Context& ctx, Upstreams& ups) {
+  json data = json::array();
+  std::set<std::string> seen;
+  std::optional<ApiError> failure;
+  int answered = 0;
+  const bool single = ups.all().size() == 1 && ups.all().front()->models.empty();
+  for (const auto& u : ups.all()) {
+    gateway::UpstreamReply reply;
+    try {
+      reply = co_await u->gateway->models(ctx.cancellation);
+    } catch (const ApiError& e) {
+      if (e.status() == 499) throw;
+      failure = e;
+      continue;
+    }
+    ++answered;
+    auto j = parse_upstream(reply);
+    const bool filter = ctx.principal && !ctx.principal->allowed_models.empty();
+    if (single && !filter) co_return relay::upstream_response(ctx, std::move(reply));  // as it came
+    if (!j.is_object() || !j.contains("data") || !j["data"].is_array()) continue;
+    for (auto& m : j["data"]) {
+      if (!m.is_object() || !m.contains("id") || !m["id"].is_string()) continue;
+      const auto& id = m["id"].get_ref<const std::string&>();
+      if (!u->serves(id) || (filter && !ctx.principal->may_use_model(id))) continue;
+      if (seen.insert(id).second) data.push_back(m);
+    }
   }
-  co_return upstream_response(ctx, std::move(reply));
+  if (answered == 0 && failure) throw *failure;
+  co_return http::json_response(ctx, 200, json{{"object", "list"}, {"data", std::move(data)}});
 }
 
 const std::vector<std::pair<std::string, std::string>> kUpstreamErrors = {
@@ -402,7 +369,14 @@ const std::vector<std::pair<std::string, std::string>> kUpstreamErrors = {
 }  // namespace
 
 void add_chat_routes(http::Router& router, gateway::Gateway& gw) {
-  gateway::Gateway* g = &gw;
+  // Not owned: the caller keeps gw alive longer than the router.
+  add_chat_routes(router, Upstreams::single(std::shared_ptr<gateway::Gateway>(&gw, [](gateway::Gateway*) {})));
+}
+
+void add_chat_routes(http::Router& router, std::shared_ptr<Upstreams> ups) {
+  // Each handler holds a share: the upstreams live as long as the routes.
+  auto g = ups;
+  add_responses_route(router, ups);
   {
     http::Route r;
     r.method = http::Verb::post;

@@ -5,7 +5,8 @@ list(APPEND OSPREY_API_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/deepstack_routes.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kserve_routes.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model_routes.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/detect_command.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/detect_command.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/describe_route.cpp)
 list(APPEND OSPREY_API_LIBS osprey_http osprey_vision osprey_inference)
 # Routes are declared with designated initializers that leave most Route
 # fields at their defaults on purpose; -Wextra would flag every one.

@@ -153,6 +153,19 @@ nlohmann::json detect_json(const std::string& model, const vision::DecodedImage&
             {"postprocess_ms", round_to(t.postprocess_ms, 0.001)}}}};
 }
 
+// "data:image/png;base64,AAAA" or plain base64.
+std::string decode_base64_image(std::string_view text) {
+  if (text.starts_with("data:")) {
+    auto comma = text.find(',');
+    if (comma == std::string_view::npos || text.substr(0, comma).find(";base64") == std::string_view::npos)
+      throw bad_request("image data URL must be base64-encoded", "image", "invalid_image");
+    text.remove_prefix(comma + 1);
+  }
+  auto bytes = str::base64_decode(text);
+  if (!bytes) throw bad_request("image is not valid base64", "image", "invalid_base64");
+  return std::move(*bytes);
+}
+
 }  // namespace detection
 
 namespace {
@@ -183,19 +196,6 @@ void add_json_field(Fields& f, const std::string& key, const nlohmann::json& v, 
   else if (v.is_array() && depth == 0)
     for (const auto& e : v) add_json_field(f, key, e, 1);
   else throw bad_request(fmt::format("field '{}' has an unsupported JSON type", key.substr(0, 64)), key);
-}
-
-// "data:image/png;base64,AAAA" or plain base64.
-std::string decode_base64_image(std::string_view text) {
-  if (text.starts_with("data:")) {
-    auto comma = text.find(',');
-    if (comma == std::string_view::npos || text.substr(0, comma).find(";base64") == std::string_view::npos)
-      throw bad_request("image data URL must be base64-encoded", "image", "invalid_image");
-    text.remove_prefix(comma + 1);
-  }
-  auto bytes = str::base64_decode(text);
-  if (!bytes) throw bad_request("image is not valid base64", "image", "invalid_base64");
-  return std::move(*bytes);
 }
 
 std::string wanted_format(const Fields& f, const Context& ctx) {
@@ -243,7 +243,7 @@ Prepared prepare(const Context& ctx, inference::ModelRegistry& reg, const config
     auto it = j.find("image");
     if (it == j.end() || !it->is_string())
       throw bad_request("the JSON body needs \"image\": a base64-encoded image", "image", "missing_image");
-    owned = decode_base64_image(it->get_ref<const std::string&>());
+    owned = detection::decode_base64_image(it->get_ref<const std::string&>());
     image = owned;
     Fields from_body;
     for (auto& [k, v] : j.items())

@@ -94,6 +94,10 @@ int target_side(const inference::ModelInfo& model);
 // Maps boxes from decoded pixels to original-image pixels and clips them.
 void to_original(std::vector<inference::Detection>& dets, const vision::DecodedImage& img);
 
+// An image sent in JSON: "data:image/png;base64,AAAA" or plain base64;
+// ApiError 400 when it is neither.
+std::string decode_base64_image(std::string_view text);
+
 // The /v1/detect JSON body (also printed by `osprey detect`).
 nlohmann::json detect_json(const std::string& model, const vision::DecodedImage& img,
                            const inference::DetectResult& res, double decode_ms);

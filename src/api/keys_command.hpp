@@ -6,11 +6,18 @@
 //   osprey keys create --scopes detect,chat [--models a,b] [--rpm N] [--tpm N]
 //                      [--ipm N] [--concurrency N] [--tokens-per-day N]
 //                      [--usd-per-month X] [--name LABEL] [--data-dir D]
+//                      [--expires-in 30d | --expires-at 2027-01-31T00:00:00Z]
 //       prints the new key ALONE on stdout (one line, for scripts:
 //       KEY=$(osprey keys create ...)); id and details go to stderr.
+//       --expires-in takes s/m/h/d (3600s, 90m, 12h, 30d); --expires-at
+//       unix seconds or ISO-8601 UTC. Default: never expires.
 //   osprey keys list [--json]            table (or JSON) of every key
 //   osprey keys show ID [--json]         one key
 //   osprey keys revoke ID                revoke; exit 1 if unknown
+//   osprey keys rotate ID [--grace 24h]  new key (new id) with the same
+//       settings, printed alone on stdout like create; the old key keeps
+//       working for the grace (0 = revoke it now), as stderr says. Exit 1
+//       if the key is unknown, revoked, expired or already rotated.
 //
 // Every run_* returns the process exit code: 0 ok, 1 failure (message on
 // `err`), 2 bad arguments.
@@ -33,6 +40,8 @@ struct KeysCreateArgs {
   std::string models;             // comma-separated; empty = all
   std::int64_t rpm = 0, tpm = 0, ipm = 0, concurrency = 0, tokens_per_day = 0;
   double usd_per_month = 0;
+  std::string expires_in;  // duration ("30d"); empty = no expiry
+  std::string expires_at;  // unix seconds or ISO-8601 UTC; empty = no expiry
 };
 
 // `cfg` supplies data_dir and access.pepper (and bootstrap nothing).
@@ -41,6 +50,9 @@ int run_keys_list(const config::Config& cfg, bool json, std::ostream& out, std::
 int run_keys_show(const config::Config& cfg, const std::string& id, bool json, std::ostream& out,
                   std::ostream& err);
 int run_keys_revoke(const config::Config& cfg, const std::string& id, std::ostream& out, std::ostream& err);
+// `grace`: a duration as for --expires-in, "0" to revoke the old key now.
+int run_keys_rotate(const config::Config& cfg, const std::string& id, const std::string& grace, std::ostream& out,
+                    std::ostream& err);
 
 // Adds the `keys` subcommand tree to `app`. `load_config` is called when a
 // keys subcommand runs and returns the resolved config (file, env, .env);

@@ -70,7 +70,8 @@ json record_json(const usage::Record& r) {
           {"images", r.images},
           {"prompt_tokens", r.prompt_tokens},
           {"completion_tokens", r.completion_tokens},
-          {"cost_usd", r.cost_usd}};
+          {"cost_usd", r.cost_usd},
+          {"upstream", r.upstream.empty() ? json(nullptr) : json(r.upstream)}};
 }
 
 std::int64_t int_param(const Context& ctx, const char* name, std::int64_t def, std::int64_t lo, std::int64_t hi) {

@@ -10,6 +10,8 @@
 #include "access/middleware.hpp"
 #include "api/admin_routes.hpp"
 #include "api/chat_routes.hpp"
+#include "api/describe_route.hpp"
+#include "cli/upstream_setup.hpp"
 #include "api/detection_routes.hpp"
 #include "api/metrics_routes.hpp"
 #include "api/usage_routes.hpp"
@@ -34,23 +36,13 @@ struct Services::Impl {
   std::unique_ptr<inference::ModelRegistry> registry;
   // Streams use the registry, the limiter and the ledger: stopped first.
   std::unique_ptr<video::StreamService> streams;
-  // The gateway is replaced on reload (new keys, new upstream); routes hold
-  // the shared_ptr they were built with, so requests in flight finish on it.
+  // The upstreams are replaced on reload (new keys, new upstreams); routes
+  // hold the shared_ptr they were built with, so requests in flight finish
+  // on it.
   std::mutex gateway_mu;
-  std::shared_ptr<gateway::Gateway> gateway;
+  std::shared_ptr<gateway::Upstreams> upstreams;
   // Model folder -> newest mtime of its files, for --reload.
   std::map<std::string, fs::file_time_type> model_stamps;
-
-  std::shared_ptr<gateway::Gateway> make_gateway(const config::Config& c) {
-    auto gcfg = c.gateway;
-    auto resolver = secrets::SecretResolver::from_environment(c.env_file);
-    if (!c.master_key.empty()) resolver.set_master_key(c.master_key);
-    gcfg.api_keys = secrets::resolve_upstream_keys(resolver, c.gateway.api_keys);
-    auto gw = std::make_shared<gateway::Gateway>(gcfg);
-    spdlog::info("gateway: upstream {} with {} key(s){}", gcfg.base_url, gcfg.api_keys.size(),
-                 gcfg.api_keys.empty() ? " (chat routes answer 503 until one is configured)" : "");
-    return gw;
-  }
 
   std::map<std::string, fs::file_time_type> scan_stamps() const {
     std::map<std::string, fs::file_time_type> out;
@@ -82,7 +74,7 @@ Services::Services(const config::Config& cfg_in) : impl_(std::make_unique<Impl>(
   impl_->ledger = std::make_unique<usage::Ledger>(cfg.data_dir, ledger_opts);
   impl_->access = std::make_unique<access::AccessService>(cfg, impl_->ledger.get());
   impl_->registry = std::make_unique<inference::ModelRegistry>(cfg.inference);
-  impl_->gateway = impl_->make_gateway(cfg);
+  impl_->upstreams = make_upstreams(cfg);
   impl_->streams = std::make_unique<video::StreamService>(
       cfg.video, video::StreamDeps{impl_->registry.get(), &impl_->access->limiter(), impl_->ledger.get(),
                                    [access = impl_->access.get()](const std::string& key_id) {
@@ -130,10 +122,10 @@ void Services::start(const config::Config& cfg) {
 }
 
 void Services::reconfigure(const config::Config& cfg) {
-  auto gw = impl_->make_gateway(cfg);
+  auto ups = make_upstreams(cfg);
   {
     std::lock_guard lock(impl_->gateway_mu);
-    impl_->gateway = std::move(gw);
+    impl_->upstreams = std::move(ups);
   }
   impl_->cfg = cfg;
 }
@@ -171,7 +163,7 @@ void Services::stop() {
   impl_->streams.reset();  // joins the streams' threads, writes their last usage records
   {
     std::lock_guard lock(impl_->gateway_mu);
-    if (impl_->gateway) impl_->gateway->drop_idle_connections();
+    if (impl_->upstreams) impl_->upstreams->drop_idle_connections();
   }
   // The ledger flushes its queue in its destructor; nothing else holds
   // resources that outlive the process meaningfully.
@@ -184,16 +176,17 @@ std::shared_ptr<const http::Router> Services::build_router(const config::Config&
   router->hook(server::core_hook(cfg.server));
   access::install_access_middleware(*router, *impl_->access, *impl_->ledger);
 
-  std::shared_ptr<gateway::Gateway> gw;
+  std::shared_ptr<gateway::Upstreams> gw;
   {
     std::lock_guard lock(impl_->gateway_mu);
-    gw = impl_->gateway;
+    gw = impl_->upstreams;
   }
   // Routes keep references: the router owns a share of the gateway, and the
   // config copy lives as long as the router.
   auto cfg_copy = std::make_shared<config::Config>(cfg);
   api::add_detection_routes(*router, *impl_->registry, *cfg_copy);
-  api::add_chat_routes(*router, *gw);
+  api::add_chat_routes(*router, gw);
+  api::add_describe_route(*router, gw, *impl_->registry, *cfg_copy);
   api::add_video_routes(*router, *impl_->streams, *impl_->registry, impl_->access.get(), impl_->ledger.get(),
                         *cfg_copy);
   api::add_admin_routes(*router, *impl_->access, *impl_->ledger);

@@ -70,6 +70,37 @@ struct GatewayConfig {
   int models_cache_ms = 60'000;
   std::size_t max_response_bytes = 64 * 1024 * 1024;
   int pool_size = 64;  // idle keep-alive connections kept per upstream
+  // Keys are resolved again this often (env, NAME_FILE, .env, key files),
+  // so a rotated secret takes effect without a restart; 0 = never.
+  int key_refresh_ms = 10'000;
+  // An upstream that failed a request (after its retries) is skipped for
+  // this long while another upstream serves the model.
+  int cooldown_ms = 30'000;
+  // Models that accept images in chat messages (glob patterns): what
+  // /v1/vision/describe sends the picture itself to.
+  std::vector<std::string> vision_models = {"gpt-4o*", "gpt-4.1*", "gpt-5*", "o3*", "o4*", "*vision*", "llava*"};
+  // Filled per upstream by the service that builds the gateways.
+  std::string name = "openai";
+  bool key_required = true;  // false: a local server (Ollama, vLLM) that takes no key
+};
+
+// One [[upstreams]] entry of the config file: an OpenAI-compatible server
+// and the models it serves. Without any, the single upstream is `gateway.*`
+// (name "openai", every model).
+struct UpstreamConfig {
+  std::string name;
+  std::string base_url;
+  // Key sources, at most one: literal keys (or enc: values), an environment
+  // name resolved like OPENAI_API_KEY (NAME, NAME_FILE, .env), or a file
+  // (a mounted secret). None: the server takes no key (Ollama, llama.cpp).
+  std::vector<std::string> api_keys;
+  std::string api_key_env;
+  std::string api_key_file;
+  std::vector<std::string> models;  // names or glob patterns ('*'); empty: every model
+  int weight = 1;                   // share of the requests among upstreams serving a model
+  int timeout_ms = 0;               // first-byte timeout; 0: gateway.first_byte_timeout_ms
+  int max_attempts = 0;             // 0: gateway.max_attempts
+  std::string ca_file;              // empty: gateway.ca_file
 };
 
 struct VideoConfig {
@@ -92,6 +123,7 @@ struct Config {
   ServerConfig server;
   InferenceConfig inference;
   GatewayConfig gateway;
+  std::vector<UpstreamConfig> upstreams;  // [[upstreams]]; empty: gateway.base_url alone
   AccessConfig access;
   VideoConfig video;
   std::string data_dir = "data";

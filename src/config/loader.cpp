@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -42,7 +43,7 @@ std::optional<std::string> node_text(const toml::node& n) {
 }
 
 // Tables whose contents are free-form (owned by other parts of the server).
-const std::set<std::string> kOpenTables = {"prices", "models"};
+const std::set<std::string> kOpenTables = {"prices", "models", "upstreams"};
 
 void check_unknown_keys(const toml::table& tbl, const std::string& prefix, const std::set<std::string>& known) {
   for (const auto& [k, node] : tbl) {
@@ -64,6 +65,77 @@ std::string read_secret_file(const std::string& path, const std::string& var) {
   std::string v = ss.str();
   while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
   return v;
+}
+
+// [[upstreams]]: an array of tables, each one upstream (config.hpp).
+std::vector<UpstreamConfig> read_upstreams(const toml::node& node) {
+  auto arr = node.as_array();
+  if (!arr) throw ConfigError("invalid value for 'upstreams': expected [[upstreams]] tables");
+  std::vector<UpstreamConfig> out;
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    auto tbl = arr->get(i)->as_table();
+    std::string where = "upstreams[" + std::to_string(i) + "]";
+    if (!tbl) throw ConfigError("invalid value for '" + where + "': expected a table");
+    UpstreamConfig u;
+    auto text = [&](const char* key) -> std::string {
+      auto n = tbl->get(key);
+      if (!n) return {};
+      auto v = n->value<std::string>();
+      if (!v) throw ConfigError("invalid value for '" + where + "." + key + "': expected a string");
+      return *v;
+    };
+    auto number = [&](const char* key, long long lo, long long hi, int def) -> int {
+      auto n = tbl->get(key);
+      if (!n) return def;
+      auto v = n->value<long long>();
+      if (!v || *v < lo || *v > hi)
+        throw ConfigError("invalid value for '" + where + "." + key + "': expected an integer from " + std::to_string(lo) +
+                          " to " + std::to_string(hi));
+      return static_cast<int>(*v);
+    };
+    auto strings = [&](const char* key) -> std::vector<std::string> {
+      auto n = tbl->get(key);
+      if (!n) return {};
+      if (n->is_string()) return parse_list(*n->value<std::string>());
+      auto a = n->as_array();
+      if (!a) throw ConfigError("invalid value for '" + where + "." + key + "': expected a list of strings");
+      std::vector<std::string> v;
+      for (const auto& el : *a) {
+        auto t = el.value<std::string>();
+        if (!t || t->empty()) throw ConfigError("invalid value for '" + where + "." + key + "': expected non-empty strings");
+        v.push_back(*t);
+      }
+      return v;
+    };
+    static const std::set<std::string> known = {"name", "base_url", "api_key", "api_keys", "api_key_env", "api_key_file",
+                                                "models", "weight", "timeout_ms", "max_attempts", "ca_file"};
+    for (const auto& [k, v] : *tbl)
+      if (!known.count(std::string(k.str())))
+        throw ConfigError("unknown setting '" + where + "." + std::string(k.str()) + "' in config file");
+    u.name = text("name");
+    if (u.name.empty()) throw ConfigError("'" + where + ".name' is required");
+    for (char c : u.name)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
+        throw ConfigError("invalid value for '" + where + ".name': use letters, digits, '-', '_' and '.'");
+    if (!names.insert(u.name).second) throw ConfigError("two upstreams are named '" + u.name + "'");
+    u.base_url = text("base_url");
+    if (u.base_url.empty()) throw ConfigError("'" + where + ".base_url' is required");
+    u.api_keys = strings("api_keys");
+    if (auto one = text("api_key"); !one.empty()) u.api_keys.push_back(one);
+    u.api_key_env = text("api_key_env");
+    u.api_key_file = text("api_key_file");
+    int sources = !u.api_keys.empty() + !u.api_key_env.empty() + !u.api_key_file.empty();
+    if (sources > 1)
+      throw ConfigError("'" + where + "': give at most one of api_key(s), api_key_env and api_key_file");
+    u.models = strings("models");
+    u.weight = number("weight", 1, 1000, 1);
+    u.timeout_ms = number("timeout_ms", 1, 24 * 3600 * 1000, 0);
+    u.max_attempts = number("max_attempts", 1, 20, 0);
+    u.ca_file = text("ca_file");
+    out.push_back(std::move(u));
+  }
+  return out;
 }
 
 }  // namespace
@@ -177,6 +249,7 @@ Config Loader::resolve() const {
     } else if (tbl.contains("prices")) {
       throw ConfigError("invalid value for 'prices': expected a table");
     }
+    if (auto up = tbl.get("upstreams")) cfg.upstreams = read_upstreams(*up);
   }
 
   // Layer 2: environment (then .env), including NAME_FILE for secrets.

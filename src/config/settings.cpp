@@ -210,6 +210,17 @@ std::vector<Setting> build() {
   t.push_back(S("gateway.max_response_bytes", "OSPREY_UPSTREAM_MAX_RESPONSE_BYTES", "--upstream-max-response-bytes",
                 "largest upstream response accepted", K::string,
                 [](Config& c, const std::string& v) { c.gateway.max_response_bytes = parse_size(v); }, "64m"));
+  t.push_back(S("gateway.key_refresh_ms", "OSPREY_UPSTREAM_KEY_REFRESH_MS", "--upstream-key-refresh-ms",
+                "upstream keys are read again from their source this often, so a rotated key needs no restart (0 = never)",
+                K::integer,
+                [](Config& c, const std::string& v) { c.gateway.key_refresh_ms = static_cast<int>(parse_int(v, 0, 86400000)); }, "10000"));
+  t.push_back(S("gateway.cooldown_ms", "OSPREY_UPSTREAM_COOLDOWN_MS", "--upstream-cooldown-ms",
+                "an upstream that failed a request is skipped this long while another serves the model", K::integer,
+                [](Config& c, const std::string& v) { c.gateway.cooldown_ms = static_cast<int>(parse_int(v, 0, 86400000)); }, "30000"));
+  t.push_back(S("gateway.vision_models", "OSPREY_VISION_MODELS", "--vision-models",
+                "models (glob patterns) that take images: /v1/vision/describe sends them the picture too", K::list,
+                [](Config& c, const std::string& v) { c.gateway.vision_models = parse_list(v); },
+                "gpt-4o*,gpt-4.1*,gpt-5*,o3*,o4*,*vision*,llava*"));
   t.push_back(S("gateway.pool_size", "OSPREY_UPSTREAM_POOL_SIZE", "--upstream-pool-size",
                 "idle keep-alive upstream connections kept", K::integer,
                 [](Config& c, const std::string& v) { c.gateway.pool_size = static_cast<int>(parse_int(v, 0, 10000)); }, "64"));

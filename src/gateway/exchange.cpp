@@ -103,7 +103,7 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
     const std::size_t body_bytes = with_body ? x.body.size() : 0;
     const bool copy_body = body_bytes <= kCopyBodyBytes;
     out.reserve(256 + (copy_body ? body_bytes : 0));
-    format_request_head(out, x.verb, x.target, host_header_, keys_.key(x.key_index),
+    format_request_head(out, x.verb, x.target, host_header_, x.ring->empty() ? std::string_view() : std::string_view(x.ring->key(x.key_index)),
                         cb ? "text/event-stream" : "application/json", with_body, body_bytes);
     if (copy_body && with_body) out.append(x.body);
     std::array<asio::const_buffer, 2> parts{asio::buffer(out),
@@ -181,7 +181,7 @@ http::Awaitable<void> Gateway::exchange(S& s, Connection& c, Exchange& x, const 
   }
 
   std::optional<EventRelay> events;
-  if (relay) events.emplace(*this, *cb, cfg_.max_response_bytes);
+  if (relay) events.emplace(*x.ring, *cb, cfg_.max_response_bytes);
   // A relayed stream may stay open for minutes (10k of them): while it waits
   // for the next event its buffers are small (1 KiB, and the connection's
   // read buffer released). When a read fills the buffer, more is probably

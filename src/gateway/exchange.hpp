@@ -21,6 +21,7 @@ struct Gateway::Exchange {
   std::string target;
   std::string_view body;  // alive for the whole call (the caller's)
   std::shared_ptr<http::Cancellation> cancel;
+  std::shared_ptr<KeyRing> ring;  // taken when the call began
   std::size_t key_index = 0;
   // Result of the last attempt.
   Fail fail = Fail::none;

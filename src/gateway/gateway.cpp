@@ -88,11 +88,12 @@ class CancelHook {
 
 }  // namespace
 
-Gateway::Gateway(config::GatewayConfig cfg)
+Gateway::Gateway(config::GatewayConfig cfg, KeyLoader reload)
     : cfg_(std::move(cfg)),
       url_(BaseUrl::parse(cfg_.base_url)),
       host_header_(url_.host_header()),
-      keys_(cfg_.api_keys),
+      reload_(std::move(reload)),
+      keys_(std::make_shared<KeyRing>(cfg_.api_keys)),
       pool_(static_cast<std::size_t>(std::max(0, cfg_.pool_size)),
             std::chrono::milliseconds(std::min(cfg_.idle_timeout_ms, 30'000))) {
   for (const auto& k : cfg_.api_keys) log::register_secret(k);
@@ -107,19 +108,37 @@ Gateway::Gateway(config::GatewayConfig cfg)
 
 Gateway::~Gateway() = default;
 
-bool Gateway::echoes_key(std::string_view text) const {
-  for (const auto& k : keys_.keys())
-    if (k.size() >= 6 && str::contains(text, k)) return true;
-  return false;
+bool Gateway::echoes_key(std::string_view text) { return keys()->echoed_in(text); }
+
+std::string Gateway::redact(std::string_view text) { return keys()->redact(text); }
+
+std::shared_ptr<KeyRing> Gateway::keys() {
+  if (reload_ && cfg_.key_refresh_ms > 0) {
+    const long long now = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+    long long due = next_refresh_ms_.load(std::memory_order_relaxed);
+    // One thread re-reads; the others go on with the keys they have.
+    if (now >= due && next_refresh_ms_.compare_exchange_strong(due, now + cfg_.key_refresh_ms)) refresh_keys();
+  }
+  std::lock_guard lock(keys_mu_);
+  return keys_;
 }
 
-std::string Gateway::redact(std::string_view text) const {
-  std::string out(text);
-  for (const auto& k : keys_.keys()) {
-    if (k.size() < 6) continue;
-    for (auto pos = out.find(k); pos != std::string::npos; pos = out.find(k, pos)) out.replace(pos, k.size(), "[REDACTED]");
+void Gateway::refresh_keys() {
+  std::vector<std::string> fresh;
+  try {
+    fresh = reload_();
+  } catch (const std::exception& e) {
+    // A secret file being replaced can be missing for a moment: keep the
+    // keys in use, say why (the message names the source, never a value).
+    spdlog::warn("upstream {}: keys not re-read, the ones in use stay: {}", cfg_.name, e.what());
+    return;
   }
-  return out;
+  std::lock_guard lock(keys_mu_);
+  if (fresh == keys_->keys()) return;
+  for (const auto& k : fresh) log::register_secret(k);
+  spdlog::info("upstream {}: keys re-read from their source ({} now, {} before)", cfg_.name, fresh.size(),
+               keys_->size());
+  keys_ = std::make_shared<KeyRing>(std::move(fresh), keys_->secrets());
 }
 
 http::Awaitable<std::shared_ptr<Connection>> Gateway::connect(Exchange& x) {
@@ -200,7 +219,7 @@ http::Awaitable<void> Gateway::attempt(Exchange& x, const StreamCallbacks* cb) {
 ApiError Gateway::to_error(const Exchange& x) const {
   switch (x.fail) {
     case Fail::none:
-      return map_upstream_error(x.status, redact(x.body_out), x.retry_after);
+      return map_upstream_error(x.status, x.ring ? x.ring->redact(x.body_out) : x.body_out, x.retry_after);
     case Fail::timeout:
       return ApiError(504, "upstream timed out (" + x.detail + ")", "api_error", "upstream_timeout");
     case Fail::too_large:
@@ -218,11 +237,15 @@ ApiError Gateway::to_error(const Exchange& x) const {
 }
 
 http::Awaitable<void> Gateway::run(Exchange& x, const StreamCallbacks* cb) {
-  if (keys_.empty()) {
+  x.ring = keys();
+  KeyRing& keys = *x.ring;
+  if (keys.empty() && cfg_.key_required) {
     throw ApiError(503,
-                   "the gateway has no upstream API key: set OPENAI_API_KEY (or OPENAI_API_KEY_FILE, an entry in the "
-                   ".env file, or gateway.api_keys in the config file, optionally enc: sealed with `osprey secrets "
-                   "encrypt`) and restart",
+                   "the gateway has no API key for upstream '" + cfg_.name +
+                       "': set OPENAI_API_KEY (or OPENAI_API_KEY_FILE, an entry in the .env file, or gateway.api_keys "
+                       "in the config file, optionally enc: sealed with `osprey secrets encrypt`; an [[upstreams]] "
+                       "entry has its own api_key, api_key_env or api_key_file). Keys are read again every "
+                       "gateway.key_refresh_ms: no restart needed",
                    "api_error", "upstream_not_configured");
   }
   const auto started = Clock::now();
@@ -231,7 +254,7 @@ http::Awaitable<void> Gateway::run(Exchange& x, const StreamCallbacks* cb) {
   bool stale_retry_used = false;
   for (int attempt = 1;; ++attempt) {
     x.reset();
-    x.key_index = keys_.pick();
+    x.key_index = keys.pick();
     const auto t0 = Clock::now();
     co_await this->attempt(x, cb);
     if (x.callback_error) std::rethrow_exception(x.callback_error);
@@ -258,15 +281,15 @@ http::Awaitable<void> Gateway::run(Exchange& x, const StreamCallbacks* cb) {
     else if (x.fail == Fail::reset) reason = "reset";
     else if (x.fail == Fail::none && x.status == 429) reason = "429";
     else if (x.fail == Fail::none && x.status >= 500) reason = "5xx";
-    else if (x.fail == Fail::none && x.status == 401 && keys_.size() > 1) reason = "401";
+    else if (x.fail == Fail::none && x.status == 401 && keys.size() > 1) reason = "401";
     errors_total(x.fail == Fail::none ? (x.status >= 500 ? "5xx" : x.status == 429 ? "429" : "4xx") : fail_kind(x.fail)).inc();
     if (reason.empty() || attempt >= max_attempts) break;
 
     auto hint = parse_retry_hint(x.retry_after, x.retry_after_ms);
     std::chrono::milliseconds wait{0};
-    if ((x.status == 429 || x.status == 401) && keys_.size() > 1) {
+    if ((x.status == 429 || x.status == 401) && keys.size() > 1) {
       // Failover: rest this key, the next attempt picks another one at once.
-      keys_.rest(x.key_index, x.status == 401 ? std::chrono::milliseconds(60'000) : hint.value_or(std::chrono::milliseconds(1000)));
+      keys.rest(x.key_index, x.status == 401 ? std::chrono::milliseconds(60'000) : hint.value_or(std::chrono::milliseconds(1000)));
     } else {
       wait = backoff_delay(attempt, std::chrono::milliseconds(cfg_.retry_base_ms), std::chrono::milliseconds(8000));
       if (hint && *hint > wait) wait = *hint;
@@ -297,7 +320,7 @@ http::Awaitable<UpstreamReply> Gateway::request_json(http::Verb verb, std::strin
   r.status = x.status;
   r.content_type = std::move(x.content_type);
   r.body = std::move(x.body_out);
-  if (echoes_key(r.body)) r.body = redact(r.body);
+  if (x.ring->echoed_in(r.body)) r.body = x.ring->redact(r.body);
   co_return r;
 }
 

@@ -36,6 +36,7 @@
 
 #include <utility>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -43,6 +44,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/ssl/context.hpp>
 
@@ -82,9 +84,14 @@ struct UpstreamReply {
 // on_open only holds its response head (StreamSink::begin) sends it there.
 // So when the upstream's head and events arrive together, the client gets
 // head, events and end in one write.
+//
+// on_named_event, when set, is called instead of on_event with the event's
+// "event:" field too (empty when it had none): the Responses API types its
+// events that way.
 struct StreamCallbacks {
   std::function<http::Awaitable<void>()> on_open;
   std::function<void(std::string_view data)> on_event;
+  std::function<void(std::string_view event, std::string_view data)> on_named_event;
   std::function<http::Awaitable<void>()> on_flush;
 };
 
@@ -93,15 +100,26 @@ struct StreamResult {
   std::optional<ApiError> error;     // set when the stream broke after on_open
 };
 
+// Reads the upstream keys again from their source (environment, NAME_FILE,
+// .env, a key file); throws on an unreadable source (the keys in use stay).
+using KeyLoader = std::function<std::vector<std::string>()>;
+
 class Gateway {
  public:
-  explicit Gateway(config::GatewayConfig cfg);
+  // `reload`, when given, is called every cfg.key_refresh_ms (on the next
+  // request after that time, by one thread) and a changed list replaces
+  // the keys: rotating a mounted secret needs no restart.
+  explicit Gateway(config::GatewayConfig cfg, KeyLoader reload = {});
   ~Gateway();
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
 
   const config::GatewayConfig& config() const { return cfg_; }
-  bool has_keys() const { return !keys_.empty(); }
+  const std::string& name() const { return cfg_.name; }
+  // False when a key is required and none is configured (requests get 503).
+  bool has_keys() { return !cfg_.key_required || !keys()->empty(); }
+  // The keys now (re-read first when due); a request keeps the ring it took.
+  std::shared_ptr<KeyRing> keys();
 
   // `body` must stay alive until the call completes (the request's own
   // body, usually: it is sent from where it is, not copied).
@@ -116,10 +134,10 @@ class Gateway {
   // GET {base}/models, cached for models_cache_ms (per process).
   http::Awaitable<UpstreamReply> models(std::shared_ptr<http::Cancellation> cancel);
 
-  // Replaces any configured key (or its enc: form) in `text` by [REDACTED].
-  std::string redact(std::string_view text) const;
-  // Whether `text` contains a configured key (then redact() it).
-  bool echoes_key(std::string_view text) const;
+  // Replaces any configured key, present or retired, in `text` by [REDACTED].
+  std::string redact(std::string_view text);
+  // Whether `text` contains such a key (then redact() it).
+  bool echoes_key(std::string_view text);
 
   std::size_t idle_connections() const { return pool_.idle(); }
 
@@ -138,6 +156,7 @@ class Gateway {
   http::Awaitable<void> exchange(S& s, Connection& c, Exchange& x, const StreamCallbacks* cb);
   http::Awaitable<void> run(Exchange& x, const StreamCallbacks* cb);
   ApiError to_error(const Exchange& x) const;
+  void refresh_keys();
   // How a relayed stream ended (not a coroutine: its temporaries stay out of
   // the frame every open stream carries).
   StreamResult stream_result(const Exchange& x) const;
@@ -146,7 +165,10 @@ class Gateway {
   BaseUrl url_;
   std::string host_header_;
   std::unique_ptr<boost::asio::ssl::context> tls_;
-  KeyRing keys_;
+  KeyLoader reload_;
+  std::mutex keys_mu_;
+  std::shared_ptr<KeyRing> keys_;
+  std::atomic<long long> next_refresh_ms_{0};
   ConnectionPool pool_;
 
   std::mutex models_mu_;

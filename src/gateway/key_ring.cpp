@@ -1,10 +1,29 @@
 #include "gateway/key_ring.hpp"
 
+#include <algorithm>
+
 namespace osprey::gateway {
 
-KeyRing::KeyRing(std::vector<std::string> keys)
+KeyRing::KeyRing(std::vector<std::string> keys, std::vector<std::string> retired)
     : keys_(std::move(keys)), resting_until_(new std::atomic<long long>[keys_.empty() ? 1 : keys_.size()]) {
   for (std::size_t i = 0; i < keys_.size(); ++i) resting_until_[i].store(0);
+  // Keys shorter than 6 characters would redact ordinary words: not secrets.
+  for (const auto* list : {&keys_, &retired})
+    for (const auto& k : *list)
+      if (k.size() >= 6 && std::find(secrets_.begin(), secrets_.end(), k) == secrets_.end()) secrets_.push_back(k);
+}
+
+bool KeyRing::echoed_in(std::string_view text) const {
+  for (const auto& k : secrets_)
+    if (text.find(k) != std::string_view::npos) return true;
+  return false;
+}
+
+std::string KeyRing::redact(std::string_view text) const {
+  std::string out(text);
+  for (const auto& k : secrets_)
+    for (auto pos = out.find(k); pos != std::string::npos; pos = out.find(k, pos)) out.replace(pos, k.size(), "[REDACTED]");
+  return out;
 }
 
 long long KeyRing::now_ms() {

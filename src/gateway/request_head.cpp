@@ -13,8 +13,10 @@ void format_request_head(std::string& out, http::Verb verb, std::string_view tar
   out.append(target);
   out.append(" HTTP/1.1\r\nHost: ");
   out.append(host);
-  out.append("\r\nAuthorization: Bearer ");
-  out.append(key);
+  if (!key.empty()) {  // a keyless upstream (a local server) gets no Authorization
+    out.append("\r\nAuthorization: Bearer ");
+    out.append(key);
+  }
   out.append("\r\nUser-Agent: osprey-gateway/0.1\r\nAccept: ");
   out.append(accept);
   if (with_body) {

@@ -78,6 +78,7 @@ struct Usage {
   long completion_tokens = 0;
   double cost_usd = 0.0;
   bool upstream_called = false;
+  std::string upstream;  // the gateway upstream that served it (config name)
 };
 
 // Set when the client closed its connection before the response was sent;

@@ -59,6 +59,12 @@ struct Route {
 
   // Behaviour.
   std::string scope;  // "" = public
+  // A second scope the key must also hold (a route that is two things at
+  // once: /v1/vision/describe detects and chats). "" = none.
+  std::string also_scope;
+  // Counts uploaded images against images-per-minute limits (detect-scoped
+  // uploads always do).
+  bool counts_images = false;
   std::size_t max_body_bytes = 0;  // 0 = server default
   ErrorStyle error_style = ErrorStyle::openai;
   bool hidden = false;  // left out of the OpenAPI document

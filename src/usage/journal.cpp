@@ -160,6 +160,10 @@ void append_line(std::string& out, std::uint64_t seq, const Record& r) {
   w.number(r.completion_tokens);
   w.raw(",\"usd\":");
   w.number(r.cost_usd);
+  if (!r.upstream.empty()) {
+    w.raw(",\"up\":");
+    w.string(r.upstream);
+  }
   w.raw("}\n");
   w.finish();
 }
@@ -181,6 +185,7 @@ bool from_line(const std::string& line, std::uint64_t& seq, Record& r) {
     r.prompt_tokens = j.at("pt").get<std::int64_t>();
     r.completion_tokens = j.at("ct").get<std::int64_t>();
     r.cost_usd = j.at("usd").get<double>();
+    if (auto up = j.find("up"); up != j.end() && up->is_string()) r.upstream = up->get<std::string>();
   } catch (const nlohmann::json::exception&) {
     return false;
   }

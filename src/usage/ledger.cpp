@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS usage (
   images INTEGER NOT NULL,
   prompt_tokens INTEGER NOT NULL,
   completion_tokens INTEGER NOT NULL,
-  cost_usd REAL NOT NULL
+  cost_usd REAL NOT NULL,
+  upstream TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS usage_key_ts ON usage(key_id, ts_ms);
 CREATE INDEX IF NOT EXISTS usage_ts ON usage(ts_ms);
@@ -47,14 +48,14 @@ CREATE TABLE IF NOT EXISTS journal_state (
 // (sql::Db::cached): compiling the 384-parameter one took about a fifth of
 // each commit. Strings are bound without a copy: the records outlive the
 // statement's step.
-constexpr int kColumns = 12;
+constexpr int kColumns = 13;
 constexpr std::size_t kRowsPerInsert = 32;
 
 std::string insert_sql(std::size_t rows) {
   std::string q =
       "INSERT INTO usage (ts_ms, request_id, key_id, route, method, model, status, latency_ms, "
-      "images, prompt_tokens, completion_tokens, cost_usd) VALUES ";
-  for (std::size_t i = 0; i < rows; ++i) q += i ? ",(?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?)";
+      "images, prompt_tokens, completion_tokens, cost_usd, upstream) VALUES ";
+  for (std::size_t i = 0; i < rows; ++i) q += i ? ",(?,?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?,?)";
   return q;
 }
 
@@ -82,6 +83,13 @@ void bind_record(sql::Stmt& ins, int row, const Record& r) {
   ins.bind(b + 10, r.prompt_tokens);
   ins.bind(b + 11, r.completion_tokens);
   ins.bind(b + 12, r.cost_usd);
+  ins.bind_ref(b + 13, r.upstream);
+}
+
+// A usage.db from before the upstream column: add it (old rows get '').
+void migrate(sql::Db& db) {
+  sql::Stmt cols(db, "SELECT COUNT(*) FROM pragma_table_info('usage') WHERE name = 'upstream'");
+  if (cols.step() && cols.int64(0) == 0) db.exec("ALTER TABLE usage ADD COLUMN upstream TEXT NOT NULL DEFAULT ''");
 }
 
 // Inserts the records in `recs` (pointers), inside the caller's transaction.
@@ -141,6 +149,7 @@ Ledger::Ledger(const std::string& data_dir, Options opts) : opts_(opts) {
   write_db_->exec("PRAGMA journal_mode=WAL");
   write_db_->exec(opts_.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
   write_db_->exec(kSchema);
+  migrate(*write_db_);
   read_db_ = std::make_unique<sql::Db>(path_);
   ledger_metrics();  // register the series so they show up before the first request
   // Whatever a killed process left in its journal goes in first, whichever

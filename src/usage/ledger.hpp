@@ -80,6 +80,7 @@ struct Record {
   std::int64_t prompt_tokens = 0;
   std::int64_t completion_tokens = 0;
   double cost_usd = 0;
+  std::string upstream;  // the gateway upstream that served it; empty: none
   std::int64_t seq = 0;  // row id, filled on reads
 };
 

@@ -87,7 +87,7 @@ std::vector<Record> Ledger::records(const Filter& f, int limit, std::int64_t bef
   std::lock_guard lock(read_mu_);
   std::string q =
       "SELECT seq, ts_ms, request_id, key_id, route, method, model, status, latency_ms, images, prompt_tokens, "
-      "completion_tokens, cost_usd FROM usage" +
+      "completion_tokens, cost_usd, upstream FROM usage" +
       where(f);
   if (before_seq > 0) q += " AND seq < ?4";
   q += " ORDER BY seq DESC LIMIT ?5";
@@ -111,6 +111,7 @@ std::vector<Record> Ledger::records(const Filter& f, int limit, std::int64_t bef
     r.prompt_tokens = s.int64(10);
     r.completion_tokens = s.int64(11);
     r.cost_usd = s.real(12);
+    r.upstream = s.text(13);
     out.push_back(std::move(r));
   }
   return out;

@@ -1,7 +1,8 @@
 // The auth matrix over the real middleware chain: no / invalid / revoked /
-// wrong-scope / valid key, on every kind of route, and the ways a key can be
-// presented.
+// expired / wrong-scope / valid key, on every kind of route, and the ways a
+// key can be presented; rotation as the running server sees it.
 
+#include <atomic>
 #include <thread>
 
 #include "access/access_service.hpp"
@@ -68,6 +69,32 @@ class AuthMatrix : public ::testing::Test {
   std::string create(std::set<std::string> scopes, std::vector<std::string> models = {}) {
     return svc_create(std::move(scopes), std::move(models)).plaintext;
   }
+  // A second service on the same data dir whose clock the test sets, with
+  // a /chat route.
+  struct Timed {
+    std::atomic<std::int64_t> now_ms{usage::now_ms()};
+    std::unique_ptr<access::AccessService> svc;
+    http::Router router;
+    void advance_s(std::int64_t s) { now_ms += s * 1000; }
+    int status(const std::string& key) { return dispatch(router, {Verb::post, "/chat", bearer(key)}).status(); }
+  };
+  std::unique_ptr<Timed> timed_service() {
+    auto t = std::make_unique<Timed>();
+    access::AccessService::Options opts;
+    opts.poll_interval = std::chrono::milliseconds(100);
+    opts.clock = [p = t.get()] { return p->now_ms.load(); };
+    t->svc = std::make_unique<access::AccessService>(cfg, ledger.get(), opts);
+    access::install_access_middleware(t->router, *t->svc, *ledger);
+    t->router.add({.method = Verb::post, .path = "/chat", .handler = ok_handler(), .scope = "chat"});
+    return t;
+  }
+  access::CreatedKey create_on(access::AccessService& s, std::int64_t expires_at = 0) {
+    access::KeySpec spec;
+    spec.scopes = {"chat"};
+    spec.expires_at = expires_at;
+    return run_blocking(s.create_key(spec));
+  }
+
   int status(Verb m, const std::string& target, std::map<std::string, std::string> headers,
              std::string body = {}, std::string ct = {}) {
     return dispatch(router, {m, target, std::move(headers), std::move(body), std::move(ct)}).status();
@@ -209,4 +236,91 @@ TEST_F(AuthMatrix, EveryRequestIsInTheLedgerEvenRefusals) {
   EXPECT_EQ(recs[2].status, 403);
   EXPECT_EQ(recs[3].status, 401);
   EXPECT_TRUE(recs[3].key_id.empty());
+}
+
+TEST_F(AuthMatrix, ExpiredKeyIsRefusedWithKeyExpired) {
+  auto t = timed_service();
+  auto expires = access::unix_now() + 100;
+  auto key = create_on(*t->svc, expires).plaintext;
+  EXPECT_EQ(t->status(key), 200);
+  // Up to the last millisecond before expires_at the key works; from that
+  // second on it does not, though its cached record never changed.
+  t->now_ms = expires * 1000 - 1;
+  EXPECT_EQ(t->status(key), 200);
+  t->now_ms = expires * 1000;
+  auto r = dispatch(t->router, {Verb::post, "/chat", bearer(key)});
+  ASSERT_EQ(r.status(), 401);
+  EXPECT_EQ(r.json()["error"]["type"], "invalid_request_error");
+  EXPECT_EQ(r.json()["error"]["code"], "key_expired");
+  auto msg = r.json()["error"]["message"].get<std::string>();
+  EXPECT_NE(msg.find("expired"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(access::utc_time(expires)), std::string::npos) << msg;
+  EXPECT_EQ(r.header("WWW-Authenticate"), "Bearer");
+  EXPECT_EQ(t->svc->authenticate(key).result, access::AccessService::AuthResult::expired);
+  // Keys without an expiry are unaffected by the clock.
+  EXPECT_EQ(t->status(chat_key), 200);
+  // Revoked wins over expired.
+  EXPECT_EQ(t->svc->authenticate(revoked_key).result, access::AccessService::AuthResult::revoked);
+}
+
+TEST_F(AuthMatrix, ExpiryFollowsTheRealClock) {
+  // The default clock: a key that expires at the next whole second. Start
+  // early in a second so the first request has >= 200 ms to spare.
+  auto ms_into_second = [] { return usage::now_ms() % 1000; };
+  if (ms_into_second() > 800) std::this_thread::sleep_for(std::chrono::milliseconds(1000 - ms_into_second()));
+  auto expires = access::unix_now() + 1;
+  auto key = create_on(*svc, expires).plaintext;
+  EXPECT_EQ(status(Verb::post, "/chat", bearer(key)), 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(expires * 1000 - usage::now_ms() + 20));
+  auto r = dispatch(router, {Verb::post, "/chat", bearer(key)});
+  EXPECT_EQ(r.status(), 401);
+  EXPECT_EQ(r.json()["error"]["code"], "key_expired");
+}
+
+TEST_F(AuthMatrix, RotationKeepsTheOldKeyForTheGraceOnly) {
+  auto t = timed_service();
+  auto old = create_on(*t->svc);
+  auto rotated = run_blocking(t->svc->rotate_key(old.record.id, 100));
+  ASSERT_TRUE(rotated);
+  const auto& fresh = rotated->key.plaintext;
+  EXPECT_EQ(t->status(fresh), 200);
+  EXPECT_EQ(t->status(old.plaintext), 200);  // during the grace
+  t->advance_s(101);
+  auto r = dispatch(t->router, {Verb::post, "/chat", bearer(old.plaintext)});
+  EXPECT_EQ(r.status(), 401);
+  EXPECT_EQ(r.json()["error"]["code"], "key_expired");
+  EXPECT_EQ(t->status(fresh), 200);
+
+  // Grace 0: the old key is refused from the very next request.
+  auto again = run_blocking(t->svc->rotate_key(rotated->key.record.id, 0));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(t->status(fresh), 401);
+  EXPECT_EQ(t->status(again->key.plaintext), 200);
+  // Nothing to rotate: revoked or unknown.
+  EXPECT_FALSE(run_blocking(t->svc->rotate_key(rotated->key.record.id, 60)));
+  EXPECT_FALSE(run_blocking(t->svc->rotate_key("key_nope", 60)));
+}
+
+TEST_F(AuthMatrix, RotationByAnotherProcessIsNoticed) {
+  auto t = timed_service();
+  auto old = create_on(*t->svc);
+  ASSERT_EQ(t->status(old.plaintext), 200);
+  std::string fresh;
+  {
+    // What `osprey keys rotate` does: its own connection to keys.db.
+    access::KeyStore other(dir, access::resolve_pepper("", dir));
+    auto r = other.rotate(old.record.id, 100);
+    ASSERT_TRUE(r);
+    fresh = r->key.plaintext;
+  }
+  // The new key works, and the old key's new expiry is in the cache: past
+  // the grace it is refused without any reload.
+  int last = 0;
+  for (int i = 0; i < 100 && (last = t->status(fresh)) != 200; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(last, 200);
+  EXPECT_EQ(t->status(old.plaintext), 200);
+  t->advance_s(101);
+  EXPECT_EQ(t->status(old.plaintext), 401);
+  EXPECT_EQ(t->status(fresh), 200);
 }
