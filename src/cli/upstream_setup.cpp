@@ -86,7 +86,7 @@ std::shared_ptr<gateway::Upstreams> make_upstreams(const config::Config& c) {
       auto r = resolver_for(c);
       for (const auto& k : u.api_keys) g.api_keys.push_back(r.reveal(k, what + ".api_key"));
     }
-    ups->add(make_gateway(std::move(g), std::move(loader)), u.models, u.weight);
+    ups->add(make_gateway(std::move(g), std::move(loader)), u.models, u.weight, u.priority);
   }
   return ups;
 }

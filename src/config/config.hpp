@@ -97,7 +97,8 @@ struct UpstreamConfig {
   std::string api_key_env;
   std::string api_key_file;
   std::vector<std::string> models;  // names or glob patterns ('*'); empty: every model
-  int weight = 1;                   // share of the requests among upstreams serving a model
+  int weight = 1;                   // share of the requests among upstreams of one priority serving a model
+  int priority = 0;                 // lower first: a backup gets a higher number
   int timeout_ms = 0;               // first-byte timeout; 0: gateway.first_byte_timeout_ms
   int max_attempts = 0;             // 0: gateway.max_attempts
   std::string ca_file;              // empty: gateway.ca_file

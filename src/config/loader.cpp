@@ -109,7 +109,7 @@ std::vector<UpstreamConfig> read_upstreams(const toml::node& node) {
       return v;
     };
     static const std::set<std::string> known = {"name", "base_url", "api_key", "api_keys", "api_key_env", "api_key_file",
-                                                "models", "weight", "timeout_ms", "max_attempts", "ca_file"};
+                                                "models", "weight", "priority", "timeout_ms", "max_attempts", "ca_file"};
     for (const auto& [k, v] : *tbl)
       if (!known.count(std::string(k.str())))
         throw ConfigError("unknown setting '" + where + "." + std::string(k.str()) + "' in config file");
@@ -130,6 +130,7 @@ std::vector<UpstreamConfig> read_upstreams(const toml::node& node) {
       throw ConfigError("'" + where + "': give at most one of api_key(s), api_key_env and api_key_file");
     u.models = strings("models");
     u.weight = number("weight", 1, 1000, 1);
+    u.priority = number("priority", 0, 1000, 0);
     u.timeout_ms = number("timeout_ms", 1, 24 * 3600 * 1000, 0);
     u.max_attempts = number("max_attempts", 1, 20, 0);
     u.ca_file = text("ca_file");

@@ -63,11 +63,12 @@ std::shared_ptr<Upstreams> Upstreams::single(std::shared_ptr<Gateway> gw) {
   return ups;
 }
 
-void Upstreams::add(std::shared_ptr<Gateway> gw, std::vector<std::string> models, int weight) {
+void Upstreams::add(std::shared_ptr<Gateway> gw, std::vector<std::string> models, int weight, int priority) {
   auto u = std::make_unique<Upstream>();
   u->gateway = std::move(gw);
   u->models = std::move(models);
   u->weight = std::max(1, weight);
+  u->priority = priority;
   cooling_gauge(u->name()).set(0);
   list_.push_back(std::move(u));
 }
@@ -78,20 +79,20 @@ std::vector<Upstream*> Upstreams::route(std::string_view model) {
     if (!u->serves(model)) continue;
     (u->cooling() ? cooling : ready).push_back(u.get());
   }
-  if (ready.size() > 1) {
-    // Weighted draw of the first; the rest keep their configured order.
+  std::stable_sort(ready.begin(), ready.end(), [](const Upstream* a, const Upstream* b) { return a->priority < b->priority; });
+  // Those sharing the first priority: a weighted draw of the first one; the
+  // rest keep their configured order.
+  std::size_t group = 0;
+  while (group < ready.size() && ready[group]->priority == ready.front()->priority) ++group;
+  if (group > 1) {
     // A counter-seeded generator per thread: cheap, and no lock.
     thread_local std::minstd_rand rng(std::random_device{}() ^ draw_.fetch_add(1, std::memory_order_relaxed));
     long total = 0;
-    for (auto* u : ready) total += u->weight;
+    for (std::size_t i = 0; i < group; ++i) total += ready[i]->weight;
     long pick = std::uniform_int_distribution<long>(0, total - 1)(rng);
     std::size_t first = 0;
-    for (; first < ready.size(); ++first) {
-      pick -= ready[first]->weight;
-      if (pick < 0) break;
-    }
-    std::rotate(ready.begin(), ready.begin() + static_cast<long>(std::min(first, ready.size() - 1)),
-                ready.begin() + static_cast<long>(std::min(first, ready.size() - 1)) + 1);
+    while (first + 1 < group && (pick -= ready[first]->weight) >= 0) ++first;
+    std::rotate(ready.begin(), ready.begin() + static_cast<long>(first), ready.begin() + static_cast<long>(first) + 1);
   }
   // Cooling ones last, the one that recovers first first.
   std::sort(cooling.begin(), cooling.end(), [](const Upstream* a, const Upstream* b) {

@@ -4,17 +4,18 @@
 // own keys, pool and retries).
 //
 //   Upstreams ups(cooldown);
-//   ups.add(gateway, {"gpt-4o*", "gpt-4.1*"}, /*weight=*/1);
-//   ups.add(ollama, {"llama3*", "qwen*"}, 1);
+//   ups.add(gateway, {"gpt-4o*", "gpt-4.1*"}, /*weight=*/1, /*priority=*/0);
+//   ups.add(ollama, {"llama3*", "qwen*"}, 1, 0);
 //   const Upstream& served_by = co_await ups.call(model, cancel, [&](Gateway& gw) -> Awaitable<void> {
 //     reply = co_await gw.request_json(Verb::post, "/chat/completions", body, cancel);
 //   });
 //
 // Routing: the upstreams whose `models` match the name (glob patterns, '*'
 // for any run of characters; an empty list matches every model) are tried
-// in turn. The first is drawn by weight among those not cooling down (so
-// two upstreams serving one model share its load); cooling ones come last,
-// so a model whose every upstream failed recently is still tried.
+// in turn: lower `priority` first (a backup has a higher number), and
+// within the first priority the first one is drawn by weight (so two
+// upstreams serving one model share its load). Upstreams cooling down come
+// last, so a model whose every upstream failed recently is still tried.
 //
 // Fallback: when a call fails with a status worth trying elsewhere (429,
 // any 5xx, unreachable, timeout, and 401/403 from the upstream: its key is
@@ -52,6 +53,7 @@ struct Upstream {
   std::shared_ptr<Gateway> gateway;
   std::vector<std::string> models;  // patterns; empty: every model
   int weight = 1;
+  int priority = 0;  // lower is tried first
   std::atomic<long long> cooling_until_ms{0};  // steady clock
 
   const std::string& name() const { return gateway->name(); }
@@ -65,7 +67,7 @@ class Upstreams {
   // One upstream serving every model (the single-upstream configuration).
   static std::shared_ptr<Upstreams> single(std::shared_ptr<Gateway> gw);
 
-  void add(std::shared_ptr<Gateway> gw, std::vector<std::string> models, int weight);
+  void add(std::shared_ptr<Gateway> gw, std::vector<std::string> models, int weight, int priority = 0);
 
   const std::vector<std::unique_ptr<Upstream>>& all() const { return list_; }
   // The upstreams to try for `model`, in order (empty: none serves it).

@@ -84,8 +84,18 @@ class GatewayTest : public ::testing::Test {
 
   CallResult call(gateway::Gateway& gw, http::Verb verb, const std::string& target, const std::string& body,
                   FakeSink* sink = nullptr, std::function<void(http::Context&)> prep = {}) {
+    return call_with([&gw](http::Router& r) { api::add_chat_routes(r, gw); }, verb, target, body, sink, std::move(prep));
+  }
+  // The same through several upstreams.
+  CallResult call(std::shared_ptr<gateway::Upstreams> ups, http::Verb verb, const std::string& target,
+                  const std::string& body, FakeSink* sink = nullptr) {
+    return call_with([&ups](http::Router& r) { api::add_chat_routes(r, ups); }, verb, target, body, sink);
+  }
+
+  CallResult call_with(const std::function<void(http::Router&)>& add_routes, http::Verb verb, const std::string& target,
+                       const std::string& body, FakeSink* sink, std::function<void(http::Context&)> prep = {}) {
     http::Router router;
-    api::add_chat_routes(router, gw);
+    add_routes(router);
     http::Request req{verb, target, 11};
     req.set(http::Field::authorization, "Bearer " + kClientKey);
     if (!body.empty()) req.set(http::Field::content_type, "application/json");

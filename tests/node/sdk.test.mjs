@@ -60,6 +60,7 @@ function handle(req, res, body) {
     res.writeHead(200, { 'content-type': 'application/json' });
     return res.end(JSON.stringify({ object: 'list', data: [{ id: 'gpt-test', object: 'model', created: 1, owned_by: 'test' }] }));
   }
+  if (req.method === 'POST' && req.url === '/v1/responses') return respond(res, JSON.parse(body));
   if (req.method !== 'POST' || req.url !== '/v1/chat/completions') return sendError(res, 404, 'invalid_request_error', 'not_found', 'no such route');
   const j = JSON.parse(body);
   switch (j.model) {
@@ -95,6 +96,44 @@ function handle(req, res, body) {
       setTimeout(next, 5);
     } else {
       res.end('data: [DONE]\n\n');
+    }
+  };
+  next();
+}
+
+// The Responses API: one message "Hello from responses!", usage 13/4; as
+// typed events when streamed (what api.openai.com sends, names included).
+function respond(res, j) {
+  const text = 'Hello from responses!';
+  const message = { id: 'msg_1', type: 'message', role: 'assistant', status: 'completed',
+                    content: [{ type: 'output_text', text, annotations: [] }] };
+  const full = { id: 'resp_1', object: 'response', created_at: 1700000000, status: 'completed', model: j.model,
+                 output: [message], usage: { input_tokens: 13, output_tokens: 4, total_tokens: 17 } };
+  if (j.model === 'rate-limited') return sendError(res, 429, 'rate_limit_error', 'rate_limit_exceeded', 'Rate limit reached', { 'retry-after': '3600' });
+  if (!j.stream) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    return res.end(JSON.stringify(full));
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  let seq = 0;
+  const ev = (type, data) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`;
+  const inProgress = { ...full, status: 'in_progress', output: [], usage: null };
+  const events = [
+    ev('response.created', { response: inProgress }),
+    ev('response.output_item.added', { output_index: 0, item: { ...message, status: 'in_progress', content: [] } }),
+    ev('response.content_part.added', { item_id: 'msg_1', output_index: 0, content_index: 0,
+                                        part: { type: 'output_text', text: '', annotations: [] } }),
+    ...['Hello', ' from', ' responses!'].map((d) => ev('response.output_text.delta', { item_id: 'msg_1', output_index: 0, content_index: 0, delta: d })),
+    ev('response.output_text.done', { item_id: 'msg_1', output_index: 0, content_index: 0, text }),
+    ev('response.completed', { response: full }),
+  ];
+  let i = 0;
+  const next = () => {
+    if (i < events.length) {
+      res.write(events[i++]);
+      setTimeout(next, 5);
+    } else {
+      res.end();
     }
   };
   next();
@@ -239,4 +278,40 @@ test('errors raise the SDK error classes', async () => {
     return true;
   });
   await assert.rejects(c.chat.completions.create({ model: 'gpt-test', messages: msg, stream: true, stream_options: 'bad' }), OpenAI.APIError);
+});
+
+test('responses.create, plain and streamed (Responses API)', async () => {
+  const c = client();
+  const r = await c.responses.create({ model: 'gpt-test', input: 'Say hello' });
+  assert.equal(r.output_text, 'Hello from responses!');
+  assert.equal(r.usage.input_tokens, 13);
+  const last = seen.at(-1);
+  assert.equal(last.url, '/v1/responses');
+  assert.equal(last.headers.authorization, `Bearer ${UPSTREAM_KEY}`);
+  assert.deepEqual(JSON.parse(last.body), { model: 'gpt-test', input: 'Say hello' });
+
+  const stream = await c.responses.create({ model: 'gpt-test', input: 'Say hello', stream: true });
+  const types = [];
+  let text = '';
+  let completed = null;
+  for await (const e of stream) {
+    types.push(e.type);
+    if (e.type === 'response.output_text.delta') text += e.delta;
+    if (e.type === 'response.completed') completed = e.response;
+  }
+  assert.equal(text, 'Hello from responses!');
+  assert.equal(types[0], 'response.created');
+  assert.equal(types.at(-1), 'response.completed');
+  assert.equal(completed.usage.output_tokens, 4);
+
+  // The SDK's own helper over the same stream.
+  const runner = c.responses.stream({ model: 'gpt-test', input: 'Say hello' });
+  const final = await runner.finalResponse();
+  assert.equal(final.output[0].content[0].text, 'Hello from responses!');
+
+  await assert.rejects(c.responses.create({ model: 'rate-limited', input: 'x' }), (e) => {
+    assert.ok(e instanceof OpenAI.RateLimitError, e.constructor.name);
+    assert.equal(e.status, 429);
+    return true;
+  });
 });
