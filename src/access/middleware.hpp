@@ -21,8 +21,10 @@
 //             (/v1/vision/...) the multipart form field `api_key`, on
 //             WebSocket routes a subprotocol `osprey.key.<KEY>` (browsers
 //             cannot set headers there).
-//             No/unknown/revoked key -> 401 invalid_api_key; key without the
-//             route's scope, or naming a model it may not use (path
+//             No/unknown/revoked key -> 401 invalid_api_key; an expired
+//             one (expires_at passed, a rotated key after its grace) -> 401
+//             key_expired; key without the route's scope (or its
+//             also_scope), or naming a model it may not use (path
 //             {model}/{name}, query `model`, JSON or form field `model`)
 //             -> 403. Sets ctx.principal. Scope "key" (kAnyKeyScope) admits
 //             any valid key (GET /v1/usage). Admin implies every scope.

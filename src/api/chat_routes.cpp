@@ -421,7 +421,7 @@ void add_chat_routes(http::Router& router, std::shared_ptr<Upstreams> ups) {
     r.method = http::Verb::get;
     r.path = "/v1/models";
     r.handler = [g](Context& ctx) { return list_models(ctx, *g); };
-    r.summary = "Models of the upstream (cached)";
+    r.summary = "Models the configured upstreams serve (each one's list, cached)";
     r.tag = "OpenAI gateway";
     r.responses = {{"200", "list of models"}};
     r.responses.insert(r.responses.end(), kUpstreamErrors.begin(), kUpstreamErrors.end());

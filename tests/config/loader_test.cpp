@@ -119,3 +119,47 @@ TEST(Loader, SizeAndBoolParsers) {
   EXPECT_TRUE(parse_bool("Yes"));
   EXPECT_THROW(parse_bool("maybe"), std::invalid_argument);
 }
+
+TEST(Loader, UpstreamsAreReadAndChecked) {
+  auto load = [](const std::string& name, const std::string& text) {
+    Loader l;
+    l.set_environment({{"OSPREY_CONFIG", write_temp(name, text)}, {"OSPREY_ENV_FILE", "/x"}});
+    return l.resolve();
+  };
+  auto c = load("ups.toml",
+                "[[upstreams]]\nname = \"openai\"\nbase_url = \"https://api.openai.com/v1\"\napi_key_env = \"OPENAI_API_KEY\"\n"
+                "models = [\"gpt-*\", \"o4*\"]\n\n[[upstreams]]\nname = \"local\"\nbase_url = \"http://127.0.0.1:11434/v1\"\n"
+                "models = \"llama*, qwen*\"\nweight = 3\npriority = 1\ntimeout_ms = 60000\nmax_attempts = 1\n");
+  ASSERT_EQ(c.upstreams.size(), 2u);
+  EXPECT_EQ(c.upstreams[0].name, "openai");
+  EXPECT_EQ(c.upstreams[0].api_key_env, "OPENAI_API_KEY");
+  EXPECT_EQ(c.upstreams[0].models, (std::vector<std::string>{"gpt-*", "o4*"}));
+  EXPECT_EQ(c.upstreams[1].models, (std::vector<std::string>{"llama*", "qwen*"}));
+  EXPECT_EQ(c.upstreams[1].weight, 3);
+  EXPECT_EQ(c.upstreams[1].priority, 1);
+  EXPECT_EQ(c.upstreams[1].timeout_ms, 60000);
+  EXPECT_EQ(c.upstreams[1].max_attempts, 1);
+  EXPECT_TRUE(c.upstreams[1].api_keys.empty() && c.upstreams[1].api_key_file.empty());
+
+  auto message = [&](const std::string& name, const std::string& text) -> std::string {
+    try {
+      load(name, text);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "(accepted)";
+  };
+  const std::string ok = "base_url = \"http://127.0.0.1:1/v1\"\n";
+  EXPECT_NE(message("u1.toml", "[[upstreams]]\n" + ok).find("name' is required"), std::string::npos);
+  EXPECT_NE(message("u2.toml", "[[upstreams]]\nname = \"a\"\n").find("base_url' is required"), std::string::npos);
+  EXPECT_NE(message("u3.toml", "[[upstreams]]\nname = \"a b\"\n" + ok).find("letters, digits"), std::string::npos);
+  EXPECT_NE(message("u4.toml", "[[upstreams]]\nname = \"a\"\n" + ok + "[[upstreams]]\nname = \"a\"\n" + ok).find("two upstreams"),
+            std::string::npos);
+  EXPECT_NE(message("u5.toml", "[[upstreams]]\nname = \"a\"\n" + ok + "api_key = \"k\"\napi_key_file = \"/f\"\n").find("at most one"),
+            std::string::npos);
+  EXPECT_NE(message("u6.toml", "[[upstreams]]\nname = \"a\"\n" + ok + "weight = 0\n").find("upstreams[0].weight"), std::string::npos);
+  EXPECT_NE(message("u7.toml", "[[upstreams]]\nname = \"a\"\n" + ok + "colour = 1\n").find("unknown setting 'upstreams[0].colour'"),
+            std::string::npos);
+  EXPECT_NE(message("u8.toml", "upstreams = 3\n").find("[[upstreams]]"), std::string::npos);
+  EXPECT_NE(message("u9.toml", "[[upstreams]]\nname = \"a\"\n" + ok + "models = [1]\n").find("upstreams[0].models"), std::string::npos);
+}
