@@ -23,6 +23,7 @@ using http::Response;
 using nlohmann::json;
 using gateway::Upstreams;
 using relay::count_tokens;
+using relay::record_token_counts;
 
 namespace {
 
@@ -119,23 +120,6 @@ std::string stream_upstream_body(std::string_view body, const ChatFields& f, boo
   return req.dump();
 }
 
-// usage.{prompt,completion}_tokens of a usage object (raw JSON text, as
-// json_scan reports it) into ctx.usage; a count that is missing or not an
-// integer is 0.
-void record_token_counts(Context& ctx, std::string_view usage) {
-  long prompt = 0, completion = 0;
-  json_scan::scan(usage, [&](const json_scan::Member& m) {
-    if (m.kind != json_scan::Kind::number) return;
-    if (m.key_is("prompt_tokens")) {
-      if (auto v = json_scan::as_int64(m.value)) prompt = static_cast<long>(*v);
-    } else if (m.key_is("completion_tokens")) {
-      if (auto v = json_scan::as_int64(m.value)) completion = static_cast<long>(*v);
-    }
-  });
-  ctx.usage.prompt_tokens = prompt;
-  ctx.usage.completion_tokens = completion;
-}
-
 // The usage chunk of a stream: true if `data` is a JSON object whose
 // "usage" is an object (its token counts then go to ctx.usage);
 // `usage_only` says whether it carries no choices (the chunk OpenAI sends
@@ -192,18 +176,13 @@ long estimate_prompt_tokens(const json& req) {
 Awaitable<Response> stream_chat(Context& ctx, Upstreams& ups, std::string upstream_body, bool client_wants_usage) {
   if (!ctx.stream) throw ApiError(400, "streaming is not available on this connection", "invalid_request_error", "stream_unsupported", "stream");
 
-  struct State {
-    bool got_usage = false;
-    std::size_t content_chars = 0;  // what reached the client, for the estimate
-  } st;
+  bool got_usage = false;
+  relay::Held held;
 
   gateway::StreamCallbacks cb;
   // The head is held by the sink: it leaves with the first events, or alone
   // in on_flush when the gateway is about to wait for them.
   cb.on_open = [&]() -> Awaitable<void> { co_await ctx.stream->begin(relay::stream_head(ctx)); };
-  // Events that arrived in one upstream read leave in one write (on_flush).
-  std::string pending;
-  std::size_t pending_chars = 0;
   cb.on_event = [&](std::string_view data) {
     // Only the usage chunk needs a real parse; content deltas are counted
     // with a cheap scan (this runs for every token of every stream).
@@ -211,28 +190,13 @@ Awaitable<Response> stream_chat(Context& ctx, Upstreams& ups, std::string upstre
     if (facts.has_usage) {
       bool usage_only = false;
       if (take_usage_chunk(ctx, data, usage_only)) {
-        st.got_usage = true;
+        got_usage = true;
         if (usage_only && !client_wants_usage) return;  // the client did not ask for it
       }
     }
-    pending_chars += facts.text_chars;
-    // Room for a read's worth of events at once (the string would grow
-    // through 8 sizes to hold a typical 4 KiB burst); gone after the write.
-    if (pending.empty()) pending.reserve(4096);
-    pending.append("data: ").append(data).append("\n\n");
+    held.add(data, facts.text_chars);
   };
-  cb.on_flush = [&]() -> Awaitable<void> {
-    if (pending.empty()) {
-      co_await ctx.stream->flush();  // the head, if nothing took it along yet
-      co_return;
-    }
-    std::string out;
-    out.swap(pending);
-    std::size_t chars = pending_chars;
-    pending_chars = 0;
-    co_await ctx.stream->write(out);
-    st.content_chars += chars;  // counted once it really went to the client
-  };
+  cb.on_flush = [&held, &ctx] { return held.flush(*ctx.stream); };
 
   // Usage for the ledger: the upstream's own figures when its usage chunk
   // arrived; otherwise (stream cut short) an estimate of what was sent:
@@ -241,8 +205,8 @@ Awaitable<Response> stream_chat(Context& ctx, Upstreams& ups, std::string upstre
   // that produced output, so a client cannot get tokens for free by
   // disconnecting early.
   auto finish_usage = [&] {
-    if (!st.got_usage) {
-      ctx.usage.completion_tokens = static_cast<long>((st.content_chars + 3) / 4);
+    if (!got_usage) {
+      ctx.usage.completion_tokens = static_cast<long>((held.sent_chars + 3) / 4);
       // Only a stream cut short pays for this parse (the body was valid).
       ctx.usage.prompt_tokens = estimate_prompt_tokens(json::parse(ctx.request.body(), nullptr, false));
     }
@@ -271,7 +235,7 @@ Awaitable<Response> stream_chat(Context& ctx, Upstreams& ups, std::string upstre
   // Named before the co_await: g++ 12 mishandles temporaries of a
   // conditional inside a co_await expression.
   std::string last = result.error ? relay::sse_error_event(*result.error) : std::string("data: [DONE]\n\n");
-  if (!client_gone && co_await relay::end_stream(*ctx.stream, pending, std::move(last))) st.content_chars += pending_chars;
+  if (!client_gone) co_await relay::end_stream(*ctx.stream, held, std::move(last));
   finish_usage();
   co_return Response{http::Status::ok, 11};  // ignored: the stream already answered
 }

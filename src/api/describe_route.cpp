@@ -197,14 +197,13 @@ Awaitable<Response> answer_json(Context& ctx, gateway::Upstreams& ups, const Ask
 
 Awaitable<Response> answer_stream(Context& ctx, gateway::Upstreams& ups, const Ask& a, std::string body, json detections) {
   if (!ctx.stream) throw ApiError(400, "streaming is not available on this connection", "invalid_request_error", "stream_unsupported", "stream");
-  std::string pending = "event: detections\ndata: " + detections.dump() + "\n\n";
-  std::size_t text_chars = 0;
+  relay::Held held;
+  held.add(detections.dump(), 0, "detections");  // leaves with the head
   bool got_usage = false;
   gateway::StreamCallbacks cb;
   cb.on_open = [&]() -> Awaitable<void> { co_await ctx.stream->begin(relay::stream_head(ctx)); };
   cb.on_event = [&](std::string_view data) {
     const auto facts = gateway::inspect_chunk(data);
-    text_chars += facts.text_chars;
     if (facts.has_usage) {
       auto j = json::parse(data, nullptr, false);
       if (j.is_object() && j.contains("usage")) {
@@ -212,17 +211,9 @@ Awaitable<Response> answer_stream(Context& ctx, gateway::Upstreams& ups, const A
         got_usage = true;
       }
     }
-    pending.append("data: ").append(data).append("\n\n");
+    held.add(data, facts.text_chars);
   };
-  cb.on_flush = [&]() -> Awaitable<void> {
-    if (pending.empty()) {
-      co_await ctx.stream->flush();
-      co_return;
-    }
-    std::string out;
-    out.swap(pending);
-    co_await ctx.stream->write(out);
-  };
+  cb.on_flush = [&held, &ctx] { return held.flush(*ctx.stream); };
   gateway::StreamResult result;
   bool client_gone = false;
   std::function<Awaitable<void>(gateway::Gateway&)> attempt = [&](gateway::Gateway& gw) -> Awaitable<void> {
@@ -238,10 +229,10 @@ Awaitable<Response> answer_stream(Context& ctx, gateway::Upstreams& ups, const A
     result.error = e;
   }
   std::string last = result.error ? relay::sse_error_event(*result.error) : std::string("data: [DONE]\n\n");
-  if (!client_gone) co_await relay::end_stream(*ctx.stream, pending, std::move(last));
+  if (!client_gone) co_await relay::end_stream(*ctx.stream, held, std::move(last));
   if (!got_usage) {
     // Cut short: what was relayed / 4, and the prompt's text / 4.
-    ctx.usage.completion_tokens = static_cast<long>((text_chars + 3) / 4);
+    ctx.usage.completion_tokens = static_cast<long>((held.sent_chars + 3) / 4);
     ctx.usage.prompt_tokens = static_cast<long>((body.size() + 3) / 4);
   }
   relay::count_tokens(a.model, ctx.usage.prompt_tokens, ctx.usage.completion_tokens);

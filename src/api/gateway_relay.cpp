@@ -64,16 +64,55 @@ std::string sse_error_event(const ApiError& e, std::string_view event_name) {
   return out + "data: " + body.dump() + "\n\n";
 }
 
-http::Awaitable<bool> end_stream(http::StreamSink& sink, std::string& pending, std::string last) {
+void Held::add(std::string_view data, std::size_t text_chars, std::string_view name) {
+  // Room for a read's worth of events at once (the string would grow
+  // through 8 sizes to hold a typical 4 KiB burst); gone after the write.
+  if (bytes.empty()) bytes.reserve(4096);
+  if (!name.empty()) bytes.append("event: ").append(name).append("\n");
+  bytes.append("data: ").append(data).append("\n\n");
+  chars += text_chars;
+}
+
+http::Awaitable<void> Held::flush(http::StreamSink& sink) {
+  if (bytes.empty()) {
+    co_await sink.flush();  // the head, if nothing took it along yet
+    co_return;
+  }
   std::string out;
-  out.swap(pending);
+  out.swap(bytes);
+  const std::size_t n = chars;
+  chars = 0;
+  co_await sink.write(out);
+  sent_chars += n;  // counted once it really went to the client
+}
+
+http::Awaitable<bool> end_stream(http::StreamSink& sink, Held& held, std::string last) {
+  std::string out;
+  out.swap(held.bytes);
   out.append(last);
   try {
     co_await sink.end(out);
   } catch (const boost::system::system_error&) {
     co_return false;
   }
+  held.sent_chars += held.chars;
+  held.chars = 0;
   co_return true;
+}
+
+void record_token_counts(http::Context& ctx, std::string_view usage, std::string_view prompt_key,
+                         std::string_view completion_key) {
+  long prompt = 0, completion = 0;
+  json_scan::scan(usage, [&](const json_scan::Member& m) {
+    if (m.kind != json_scan::Kind::number) return;
+    if (m.key_is(prompt_key)) {
+      if (auto v = json_scan::as_int64(m.value)) prompt = static_cast<long>(*v);
+    } else if (m.key_is(completion_key)) {
+      if (auto v = json_scan::as_int64(m.value)) completion = static_cast<long>(*v);
+    }
+  });
+  ctx.usage.prompt_tokens = prompt;
+  ctx.usage.completion_tokens = completion;
 }
 
 http::Response stream_head(const http::Context& ctx) {

@@ -32,19 +32,8 @@ namespace {
 
 constexpr std::size_t kMaxResponsesBody = 16 * 1024 * 1024;  // images as data: URLs
 
-// usage.{input,output}_tokens of a Responses usage object (raw JSON text).
 void record_response_usage(Context& ctx, std::string_view usage) {
-  long in = 0, out = 0;
-  json_scan::scan(usage, [&](const json_scan::Member& m) {
-    if (m.kind != json_scan::Kind::number) return;
-    if (m.key_is("input_tokens")) {
-      if (auto v = json_scan::as_int64(m.value)) in = static_cast<long>(*v);
-    } else if (m.key_is("output_tokens")) {
-      if (auto v = json_scan::as_int64(m.value)) out = static_cast<long>(*v);
-    }
-  });
-  ctx.usage.prompt_tokens = in;
-  ctx.usage.completion_tokens = out;
+  relay::record_token_counts(ctx, usage, "input_tokens", "output_tokens");
 }
 
 // The member `key` of a JSON object's text, when it is an object.
@@ -94,8 +83,7 @@ std::string error_event(const ApiError& e) {
 Awaitable<Response> stream_response(Context& ctx, Upstreams& ups) {
   if (!ctx.stream) throw ApiError(400, "streaming is not available on this connection", "invalid_request_error", "stream_unsupported", "stream");
   bool got_usage = false;
-  std::size_t text_chars = 0, pending_chars = 0;
-  std::string pending;
+  relay::Held held;
 
   gateway::StreamCallbacks cb;
   cb.on_open = [&]() -> Awaitable<void> { co_await ctx.stream->begin(relay::stream_head(ctx)); };
@@ -109,9 +97,10 @@ Awaitable<Response> stream_response(Context& ctx, Upstreams& ups) {
       });
       if (type.size() >= 2) type = type.substr(1, type.size() - 2);
     }
+    std::size_t text_chars = 0;
     if (type == "response.output_text.delta" || type == "response.function_call_arguments.delta") {
       json_scan::scan(data, [&](const json_scan::Member& m) {
-        if (m.key_is("delta") && m.kind == json_scan::Kind::string) pending_chars += m.value.size() - 2;
+        if (m.key_is("delta") && m.kind == json_scan::Kind::string) text_chars += m.value.size() - 2;
       });
     } else if (type == "response.completed" || type == "response.incomplete" || type == "response.failed") {
       auto usage = object_member(object_member(data, "response"), "usage");
@@ -120,22 +109,9 @@ Awaitable<Response> stream_response(Context& ctx, Upstreams& ups) {
         got_usage = true;
       }
     }
-    if (pending.empty()) pending.reserve(4096);
-    if (!event.empty()) pending.append("event: ").append(event).append("\n");
-    pending.append("data: ").append(data).append("\n\n");
+    held.add(data, text_chars, event);
   };
-  cb.on_flush = [&]() -> Awaitable<void> {
-    if (pending.empty()) {
-      co_await ctx.stream->flush();
-      co_return;
-    }
-    std::string out;
-    out.swap(pending);
-    std::size_t chars = pending_chars;
-    pending_chars = 0;
-    co_await ctx.stream->write(out);
-    text_chars += chars;
-  };
+  cb.on_flush = [&held, &ctx] { return held.flush(*ctx.stream); };
 
   ctx.usage.upstream_called = true;
   gateway::StreamResult result;
@@ -153,9 +129,9 @@ Awaitable<Response> stream_response(Context& ctx, Upstreams& ups) {
     result.error = e;
   }
   std::string last = result.error ? error_event(*result.error) : std::string();  // named: see chat_routes.cpp
-  if (!client_gone && co_await relay::end_stream(*ctx.stream, pending, std::move(last))) text_chars += pending_chars;
+  if (!client_gone) co_await relay::end_stream(*ctx.stream, held, std::move(last));
   if (!got_usage) {
-    ctx.usage.completion_tokens = static_cast<long>((text_chars + 3) / 4);
+    ctx.usage.completion_tokens = static_cast<long>((held.sent_chars + 3) / 4);
     ctx.usage.prompt_tokens = estimate_input_tokens(json::parse(ctx.request.body(), nullptr, false));
   }
   relay::count_tokens(ctx.usage.model, ctx.usage.prompt_tokens, ctx.usage.completion_tokens);
