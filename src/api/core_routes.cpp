@@ -1,5 +1,6 @@
 #include "api/core_routes.hpp"
 
+#include "api/console_routes.hpp"
 #include "api/openapi.hpp"
 #include "http/response.hpp"
 
@@ -30,6 +31,7 @@ nlohmann::json status_schema() {
 }  // namespace
 
 void add_core_routes(http::Router& router, ServerState& state) {
+  add_console_routes(router);
   auto ready = [&state](Context& ctx) -> Response {
     // Probes are hit often: the body is a constant, not a JSON document built per call.
     if (state.ready && !state.draining) return http::make_response(ctx, 200, R"({"status":"ready"})", "application/json");
