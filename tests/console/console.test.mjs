@@ -22,6 +22,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
+import { makeCerts, waitForListening } from '../support/node/harness.mjs';
+
 const ADMIN_KEY = 'osk-console-test-admin-key-7f3e9a1c5b2d4e6f8a0b';
 const UPSTREAM_KEY = 'sk-console-upstream-key-1a2b3c4d5e6f';
 const SHARED = process.env.OSPREY_SHARED_DIR || '/work/shared';
@@ -33,7 +35,7 @@ fs.mkdirSync(artifacts, { recursive: true });
 
 let upstream;
 let osprey;
-let ospreyLog = '';
+const log = { text: '' };  // what osprey printed
 let base;
 let browser;
 let context;
@@ -45,19 +47,8 @@ const sockets = [];       // WebSocket URLs the page opened
 let video = null;         // a video file for a server-side stream (made with ffmpeg)
 
 // ---------------------------------------------------------------------------
-// The fake upstream (as in tests/node/sdk.test.mjs)
+// The fake upstream (as in tests/node/sdk.test.mjs; tests/support/node/harness.mjs)
 
-function makeCerts() {
-  const o = (args) => execFileSync('openssl', args, { cwd: tmp, stdio: 'pipe' });
-  o(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem',
-     '-days', '1', '-subj', '/CN=Osprey Console Test CA', '-addext', 'basicConstraints=critical,CA:TRUE',
-     '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  o(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr',
-     '-subj', '/CN=127.0.0.1']);
-  fs.writeFileSync(path.join(tmp, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  o(['x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.pem', '-days', '1',
-     '-extfile', 'ext.cnf']);
-}
 
 const chunk = (model, delta, finish = null) => ({
   id: 'chatcmpl-console', object: 'chat.completion.chunk', created: 1700000000, model,
@@ -96,22 +87,6 @@ function handle(req, res, body) {
   next();
 }
 
-function waitForPort(proc) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`osprey did not start:\n${ospreyLog}`)), 90000);
-    const onData = (d) => {
-      ospreyLog += d.toString();
-      const m = ospreyLog.match(/listening on http:\/\/[^:]+:(\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    };
-    proc.stderr.on('data', onData);
-    proc.stdout.on('data', onData);
-    proc.on('exit', (code) => reject(new Error(`osprey exited with ${code}:\n${ospreyLog}`)));
-  });
-}
 
 // Waits until the server reports the model available (it loads after `listening`).
 async function waitForModel() {
@@ -124,7 +99,7 @@ async function waitForModel() {
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`no detection model became available:\n${ospreyLog}`);
+  throw new Error(`no detection model became available:\n${log.text}`);
 }
 
 const api = (p, key = ADMIN_KEY) => fetch(`${base}${p}`, { headers: { Authorization: `Bearer ${key}` } });
@@ -143,7 +118,7 @@ before(async () => {
   const binary = process.env.OSPREY_BINARY;
   assert.ok(binary && fs.existsSync(binary), `OSPREY_BINARY must name the built osprey binary (got '${binary}')`);
   assert.ok(fs.existsSync(DOG), `missing ${DOG} (set OSPREY_SHARED_DIR)`);
-  makeCerts();
+  makeCerts(tmp, 'Osprey Console Test CA');
   upstream = https.createServer({ key: fs.readFileSync(path.join(tmp, 'srv.key')), cert: fs.readFileSync(path.join(tmp, 'srv.pem')) },
     (req, res) => {
       let body = '';
@@ -178,7 +153,7 @@ before(async () => {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const port = await waitForPort(osprey);
+  const port = await waitForListening(osprey, log, 90000);
   base = `http://127.0.0.1:${port}`;
   await waitForModel();
 
@@ -207,7 +182,7 @@ after(async () => {
     await new Promise((r) => { osprey.on('exit', r); setTimeout(r, 10000); });
   }
   if (upstream) upstream.close();
-  if (process.env.OSPREY_TEST_VERBOSE) console.error(ospreyLog);
+  if (process.env.OSPREY_TEST_VERBOSE) console.error(log.text);
   fs.rmSync(tmp, { recursive: true, force: true });
   console.log(`# screenshots: ${artifacts}`);
 });
@@ -507,5 +482,5 @@ test('no errors in the page, no request leaves the server', async () => {
   assert.deepEqual(consoleErrors, []);
   const foreign = requests.filter((r) => !r.url.startsWith(base) && !r.url.startsWith('blob:') && !r.url.startsWith('data:'));
   assert.deepEqual(foreign, []);
-  assert.ok(!ospreyLog.includes(UPSTREAM_KEY), 'the upstream key appeared in the osprey log');
+  assert.ok(!log.text.includes(UPSTREAM_KEY), 'the upstream key appeared in the osprey log');
 });

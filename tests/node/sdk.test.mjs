@@ -8,12 +8,14 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
+
+import { makeCerts, waitForListening } from '../support/node/harness.mjs';
 
 const UPSTREAM_KEY = 'sk-node-upstream-key-4d3c2b1a0f9e';
 const CLIENT_KEY = 'osk-node-client-key-never-forwarded';
@@ -22,20 +24,9 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'osprey-node-'));
 const seen = [];  // requests the upstream received
 let upstream;
 let osprey;
-let ospreyLog = '';
+const log = { text: '' };  // what osprey printed
 let baseURL;
 
-function makeCerts() {
-  const o = (args) => execFileSync('openssl', args, { cwd: tmp, stdio: 'pipe' });
-  o(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem',
-     '-days', '1', '-subj', '/CN=Osprey Node Test CA', '-addext', 'basicConstraints=critical,CA:TRUE',
-     '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  o(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr',
-     '-subj', '/CN=127.0.0.1']);
-  fs.writeFileSync(path.join(tmp, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  o(['x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.pem', '-days', '1',
-     '-extfile', 'ext.cnf']);
-}
 
 const completion = (model, message, usage = { prompt_tokens: 11, completion_tokens: 5, total_tokens: 16 }) => ({
   id: 'chatcmpl-node', object: 'chat.completion', created: 1700000000, model,
@@ -139,27 +130,11 @@ function respond(res, j) {
   next();
 }
 
-function waitForPort(proc) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`osprey did not start:\n${ospreyLog}`)), 60000);
-    const onData = (d) => {
-      ospreyLog += d.toString();
-      const m = ospreyLog.match(/listening on http:\/\/[^:]+:(\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    };
-    proc.stderr.on('data', onData);
-    proc.stdout.on('data', onData);
-    proc.on('exit', (code) => reject(new Error(`osprey exited with ${code}:\n${ospreyLog}`)));
-  });
-}
 
 before(async () => {
   const binary = process.env.OSPREY_BINARY;
   assert.ok(binary && fs.existsSync(binary), `OSPREY_BINARY must name the built osprey binary (got '${binary}')`);
-  makeCerts();
+  makeCerts(tmp, 'Osprey Node Test CA');
   upstream = https.createServer({ key: fs.readFileSync(path.join(tmp, 'srv.key')), cert: fs.readFileSync(path.join(tmp, 'srv.pem')) },
     (req, res) => {
       let body = '';
@@ -180,7 +155,7 @@ before(async () => {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const port = await waitForPort(osprey);
+  const port = await waitForListening(osprey, log, 60000);
   baseURL = `http://127.0.0.1:${port}/v1`;
 });
 
@@ -190,9 +165,9 @@ after(async () => {
     await new Promise((r) => { osprey.on('exit', r); setTimeout(r, 10000); });
   }
   if (upstream) upstream.close();
-  if (process.env.OSPREY_TEST_VERBOSE) console.error(ospreyLog);
+  if (process.env.OSPREY_TEST_VERBOSE) console.error(log.text);
   // Nothing Osprey logged may contain the upstream key.
-  assert.ok(!ospreyLog.includes(UPSTREAM_KEY), 'the upstream key appeared in the osprey log');
+  assert.ok(!log.text.includes(UPSTREAM_KEY), 'the upstream key appeared in the osprey log');
 });
 
 const client = () => new OpenAI({ apiKey: CLIENT_KEY, baseURL, maxRetries: 0, timeout: 20000 });
