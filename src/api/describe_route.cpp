@@ -3,6 +3,7 @@
 #include <boost/system/system_error.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 #include "api/detection_routes.hpp"
@@ -161,7 +162,7 @@ void record_tokens(Context& ctx, const json& usage) {
   if (!usage.is_object()) return;
   auto count = [&usage](const char* k) -> long {
     auto it = usage.find(k);
-    return it != usage.end() && it->is_number_integer() ? it->get<long>() : 0;
+    return it != usage.end() && it->is_number_integer() ? std::max(0L, it->get<long>()) : 0;  // never a credit
   };
   ctx.usage.prompt_tokens = count("prompt_tokens");
   ctx.usage.completion_tokens = count("completion_tokens");
@@ -177,7 +178,8 @@ Awaitable<Response> answer_json(Context& ctx, gateway::Upstreams& ups, const Ask
   json up = json::parse(reply.body, nullptr, false);
   if (up.is_discarded() || !up.is_object())
     throw ApiError(502, "upstream returned malformed JSON", "api_error", "upstream_invalid_response");
-  record_tokens(ctx, up.value("usage", json()));
+  json usage = up.contains("usage") && up["usage"].is_object() ? up["usage"] : json::object();
+  record_tokens(ctx, usage);
   relay::count_tokens(a.model, ctx.usage.prompt_tokens, ctx.usage.completion_tokens);
   json answer = nullptr;
   if (auto c = up.find("choices"); c != up.end() && c->is_array() && !c->empty() && (*c)[0].is_object()) {
@@ -185,10 +187,11 @@ Awaitable<Response> answer_json(Context& ctx, gateway::Upstreams& ups, const Ask
     if (msg.is_object() && msg.contains("content")) answer = msg["content"];
   }
   json out = {{"object", "vision.description"},
-              {"model", up.value("model", a.model)},
+              // An upstream's odd "model" (not a string) must not make this a 500.
+              {"model", up.contains("model") && up["model"].is_string() ? up["model"] : json(a.model)},
               {"answer", answer},
               {"detections", std::move(detections)},
-              {"usage", up.value("usage", json::object())},
+              {"usage", usage},
               {"upstream", ctx.usage.upstream}};
   auto res = http::json_response(ctx, 200, out);
   res.set("X-Osprey-Upstream", ctx.usage.upstream);

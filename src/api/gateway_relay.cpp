@@ -1,5 +1,6 @@
 #include "api/gateway_relay.hpp"
 
+#include <algorithm>
 #include <unordered_map>
 #include <utility>
 
@@ -111,8 +112,9 @@ void record_token_counts(http::Context& ctx, std::string_view usage, std::string
       if (auto v = json_scan::as_int64(m.value)) completion = static_cast<long>(*v);
     }
   });
-  ctx.usage.prompt_tokens = prompt;
-  ctx.usage.completion_tokens = completion;
+  // A negative count from a broken upstream would credit the key's budget.
+  ctx.usage.prompt_tokens = std::max(0L, prompt);
+  ctx.usage.completion_tokens = std::max(0L, completion);
 }
 
 http::Response stream_head(const http::Context& ctx) {

@@ -113,10 +113,6 @@ void Upstreams::cool_down(Upstream& u) {
   cooling_gauge(u.name()).set(1);
 }
 
-bool Upstreams::configured() {
-  return std::any_of(list_.begin(), list_.end(), [](auto& u) { return u->gateway->has_keys(); });
-}
-
 void Upstreams::drop_idle_connections() {
   for (auto& u : list_) u->gateway->drop_idle_connections();
 }

@@ -82,9 +82,6 @@ class Upstreams {
   static bool worth_falling_back(const ApiError& e);
   void cool_down(Upstream& u);
 
-  // Whether some upstream can serve requests (a key, or none needed).
-  bool configured();
-
   // Closes every upstream's idle pooled connections (Gateway::drop_idle_connections).
   void drop_idle_connections();
 
