@@ -3,18 +3,21 @@
 # HTTP (ffmpeg -re, so frames arrive at the camera's pace) and publishes one
 # event per processed frame; a client reads the events over SSE.
 #   single: one 30 fps camera for --duration s per model (default yolov8n-ts
-#           yolov5n-ts): frames processed per second, dropped, latency p50/p99
-#           (frame received -> event published, from each event's timings),
-#           and the server's CPU (utime+stime over wall time, all cores).
+#           yolov5n-ts) and per --in-flight value (frames in detection at
+#           once; default "1 2"): frames processed per second, dropped,
+#           latency p50/p99 (frame received -> event published, from each
+#           event's timings), and the server's CPU (utime+stime over wall
+#           time, all cores).
 #   pair:   two 15 fps cameras at once on the first model: the same figures
 #           per stream, plus RSS and latency in the first and last thirds
 #           (growth means a queue or a leak).
-# Usage: bench/video.sh [--duration 60] [--models "yolov8n-ts yolov5n-ts"] [--only single|pair]
+# Usage: bench/video.sh [--duration 60] [--models "yolov8n-ts yolov5n-ts"] [--in-flight "1 2"] [--only single|pair]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD; duration=60; models="yolov8n-ts yolov5n-ts"; only=all
+root=$PWD; duration=60; models="yolov8n-ts yolov5n-ts"; only=all; inflight="1 2"
 while (($#)); do case "$1" in
   --duration) duration=$2; shift 2 ;; --models) models=$2; shift 2 ;; --only) only=$2; shift 2 ;;
+  --in-flight) inflight=$2; shift 2 ;;
   *) echo "unknown $1"; exit 2 ;; esac; done
 shared=$(cd "${OSPREY_SHARED_DIR:-$root/../shared}" && pwd)
 osprey=$root/build/src/cli/osprey
@@ -44,9 +47,9 @@ start_osprey() { # models...
   echo "osprey did not start"; cat "$work/osprey.log"; exit 1
 }
 
-create_stream() { # source model -> id
+create_stream() { # source model [in_flight] -> id
   curl -sf http://127.0.0.1:18491/v1/streams -H 'Content-Type: application/json' \
-    -d "{\"source\":\"$1\",\"model\":\"$2\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
+    -d "{\"source\":\"$1\",\"model\":\"$2\",\"in_flight\":${3:-1}}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
 }
 
 # Events of stream $1 for $2 seconds into $3.
@@ -82,18 +85,18 @@ start_osprey $models
 if [[ $only == all || $only == single ]]; then
   echo "== one 30 fps 640x480 camera per model"
   header
-  for m in $models; do
+  for m in $models; do for n in $inflight; do
     camera "$work/cam30.avi" 18601; sleep 1
-    id=$(create_stream http://127.0.0.1:18601/ "$m")
+    id=$(create_stream http://127.0.0.1:18601/ "$m" "$n")
     sleep 3  # past the first frames
     t0=$(cpu_ticks "$opid"); s0=$(date +%s.%N)
-    listen "$id" "$duration" "$work/ev-$m.txt"
+    listen "$id" "$duration" "$work/ev-$m-$n.txt"
     t1=$(cpu_ticks "$opid"); s1=$(date +%s.%N)
-    report "$m" "$work/ev-$m.txt" "$duration" "$id"
+    report "$m in_flight $n" "$work/ev-$m-$n.txt" "$duration" "$id"
     python3 -c "print(f'  server CPU: {($t1-$t0)/$(getconf CLK_TCK)/($s1-$s0)*100:.0f}% of one core, RSS $(rss_mib "$opid") MiB')"
     curl -sf -X DELETE "http://127.0.0.1:18491/v1/streams/$id" >/dev/null
     kill "${pids[-1]}" 2>/dev/null || true; sleep 1
-  done
+  done; done
 fi
 
 if [[ $only == all || $only == pair ]]; then

@@ -150,7 +150,8 @@ nlohmann::json detect_json(const std::string& model, const vision::DecodedImage&
             {"queue_ms", round_to(t.queue_ms, 0.001)},
             {"preprocess_ms", round_to(t.preprocess_ms, 0.001)},
             {"inference_ms", round_to(t.inference_ms, 0.001)},
-            {"postprocess_ms", round_to(t.postprocess_ms, 0.001)}}}};
+            {"postprocess_ms", round_to(t.postprocess_ms, 0.001)},
+            {"batch", t.batch}}}};
 }
 
 // "data:image/png;base64,AAAA" or plain base64.
@@ -301,7 +302,10 @@ nlohmann::json detect_response_schema() {
                 {"queue_ms", num},
                 {"preprocess_ms", num},
                 {"inference_ms", num},
-                {"postprocess_ms", num}}}}}}}};
+                {"postprocess_ms", num},
+                {"batch",
+                 {{"type", "integer"},
+                  {"description", "Images in the forward this one rode in (dynamic batching; 1 alone)"}}}}}}}}}};
 }
 
 nlohmann::json detect_request_body() {

@@ -1,5 +1,6 @@
 #include "api/video_routes.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -34,8 +35,8 @@ video::StreamSpec parse_spec(const Context& ctx, inference::ModelRegistry& reg, 
                              access::AccessService* access) {
   json body = http::parse_json_body(ctx);
   if (!body.is_object()) throw bad_request("the body must be a JSON object", {}, "invalid_json");
-  static const std::set<std::string> known{"source", "model", "fps",   "confidence", "iou",
-                                           "classes", "lines", "zones", "loop",       "max_detections"};
+  static const std::set<std::string> known{"source",  "model", "fps",   "confidence", "iou",           "classes",
+                                           "lines",   "zones", "loop",  "max_detections", "in_flight"};
   for (const auto& [k, _] : body.items())
     if (!known.count(k)) throw bad_request(fmt::format("unknown field '{}'", k.substr(0, 64)), k.substr(0, 64));
 
@@ -77,6 +78,17 @@ video::StreamSpec parse_spec(const Context& ctx, inference::ModelRegistry& reg, 
     if (!it->is_number() || !std::isfinite(it->get<double>()) || it->get<double>() <= 0 || it->get<double>() > 240)
       throw bad_request("fps must be a number in (0, 240]", "fps");
     spec.max_fps = it->get<double>();
+  }
+  if (auto it = body.find("in_flight"); it != body.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<std::int64_t>() < 1 || it->get<std::int64_t>() > video::kMaxInFlight)
+      throw bad_request(fmt::format("in_flight must be an integer in [1, {}]", video::kMaxInFlight), "in_flight");
+    spec.in_flight = int(it->get<std::int64_t>());
+  } else {
+    // A forward that takes one core leaves the others idle: keep as many
+    // frames in flight as forwards fit beside each other, which costs no
+    // latency. A forward that takes every core alone gets one frame.
+    const auto& tp = info.thread_plan;
+    spec.in_flight = std::clamp(tp.instances / std::max(1, tp.threads_alone), 1, video::kMaxInFlight);
   }
   if (auto it = body.find("loop"); it != body.end() && !it->is_null()) {
     if (!it->is_boolean()) throw bad_request("loop must be true or false", "loop");
@@ -140,6 +152,13 @@ json create_body_doc() {
                     {"description", "rtsp://, http(s):// (MJPEG, HLS, a video file) or a file path in video.allowed_dirs"}}},
                   {"model", {{"type", "string"}}},
                   {"fps", {{"type", "number"}, {"description", "Process at most this many frames a second"}}},
+                  {"in_flight",
+                   {{"type", "integer"},
+                    {"minimum", 1},
+                    {"maximum", 4},
+                    {"description", "Frames detected at once, on different inference workers; events stay in "
+                                    "frame order. Default: as many as the model's forwards fit on the cores "
+                                    "side by side (1 for a model whose forward alone takes every core)"}}},
                   {"confidence", {{"type", "number"}}},
                   {"iou", {{"type", "number"}}},
                   {"classes", {{"oneOf", {{{"type", "string"}}, {{"type", "array"}}}}}},

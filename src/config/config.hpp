@@ -49,7 +49,7 @@ struct InferenceConfig {
   std::string models_dir = "models";
   int workers = 0;             // inference threads; 0 = number of cores
   int engine_threads = 0;      // intra-op threads per forward; 0 = auto
-  int max_batch = 1;           // dynamic batching for engines that support it
+  int max_batch = 4;           // dynamic batching (capped by workers), where a model gains from it
   int batch_delay_us = 2000;   // max queue delay while forming a batch
   int max_queue = 64;          // per model; beyond that requests get 503
   std::int64_t max_image_pixels = 40'000'000;  // decompression-bomb guard

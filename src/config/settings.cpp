@@ -160,8 +160,10 @@ std::vector<Setting> build() {
   t.push_back(S("inference.engine_threads", "OSPREY_ENGINE_THREADS", "--engine-threads",
                 "threads inside one forward pass (0 = auto)", K::integer,
                 [](Config& c, const std::string& v) { c.inference.engine_threads = static_cast<int>(parse_int(v, 0, 256)); }, "0"));
-  t.push_back(S("inference.max_batch", "OSPREY_MAX_BATCH", "--max-batch", "largest dynamic batch", K::integer,
-                [](Config& c, const std::string& v) { c.inference.max_batch = static_cast<int>(parse_int(v, 1, 64)); }, "1"));
+  t.push_back(S("inference.max_batch", "OSPREY_MAX_BATCH", "--max-batch",
+                "largest dynamic batch (at most one request per worker; a model batches where that measured faster)",
+                K::integer,
+                [](Config& c, const std::string& v) { c.inference.max_batch = static_cast<int>(parse_int(v, 1, 64)); }, "4"));
   t.push_back(S("inference.batch_delay_us", "OSPREY_BATCH_DELAY_US", "--batch-delay-us",
                 "longest wait while forming a batch", K::integer,
                 [](Config& c, const std::string& v) { c.inference.batch_delay_us = static_cast<int>(parse_int(v, 0, 1000000)); }, "2000"));

@@ -38,6 +38,7 @@ struct DetectOptions {
 
 struct Timings {
   double queue_ms = 0, preprocess_ms = 0, inference_ms = 0, postprocess_ms = 0;
+  int batch = 1;  // images in the forward this one rode in (dynamic batching)
 };
 
 struct DetectResult {

@@ -1,9 +1,12 @@
 #include "inference/model.hpp"
 
 #include <algorithm>
+#include <barrier>
 #include <cctype>
 #include <cmath>
 #include <ctime>
+#include <functional>
+#include <thread>
 #include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
 
@@ -87,6 +90,94 @@ void read_torch_config(const std::string& text, int* w, int* h, std::vector<std:
       }
     }
   }
+}
+
+// Decides dynamic batching for a model whose instances are loaded and whose
+// thread plan is settled. What a batch competes with is single forwards
+// side by side on several instances, so both are timed as they would run:
+// as many one-image forwards at once as fit on the cores (each at
+// threads_min), and one batch of max_batch at the threads a forward alone
+// gets. Each is run once untimed first (torch's profiling executor
+// specialises the graph for a new shape) and the faster of two runs counts:
+// a VM's noise only ever adds time.
+ModelInfo::BatchPlan plan_batching(const std::vector<std::unique_ptr<Engine>>& pool, const cv::Mat& blob,
+                                   const ModelSpec& spec, const ModelInfo::ThreadPlan& tp, int cores) {
+  ModelInfo::BatchPlan bp;
+  bp.mode = spec.batching;
+  bp.max_batch = std::max(1, spec.max_batch);
+  bp.max_delay_us = spec.batch_delay_us;
+  if (bp.mode == "off") {
+    bp.reason = "batching = off";
+    return bp;
+  }
+  if (spec.engine != "libtorch") {
+    bp.reason = "the OpenCV engine runs one image per forward";
+    return bp;
+  }
+  if (bp.max_batch < 2 || pool.empty()) {
+    bp.reason = "max_batch 1 (a batch holds at most one request per inference worker)";
+    return bp;
+  }
+  // One untimed run, then the faster of two.
+  auto best_of_two = [](const std::function<void()>& run) {
+    run();
+    double best = 0;
+    for (int i = 0; i < 2; ++i) {
+      const auto t = Clock::now();
+      run();
+      best = i ? std::min(best, ms_since(t)) : ms_since(t);
+    }
+    return best;
+  };
+  const int side_by_side =
+      std::max(1, std::min(int(pool.size()), cores / std::max(1, tp.threads_min)));
+  // The same threads for every run, as the workers would be: a thread's
+  // first forward pays for its set-up.
+  std::barrier go(side_by_side + 1), done(side_by_side + 1);
+  std::vector<std::thread> th;
+  for (int i = 0; i < side_by_side; ++i) {
+    th.emplace_back([&, i] {
+      pool[size_t(i)]->set_threads(tp.threads_min);
+      for (int run = 0; run < 3; ++run) {
+        go.arrive_and_wait();
+        try {
+          pool[size_t(i)]->forward(blob);
+        } catch (...) {  // it ran at load already; a failure here only spoils the timing
+        }
+        done.arrive_and_wait();
+      }
+    });
+  }
+  const double apart = best_of_two([&] {
+    go.arrive_and_wait();
+    done.arrive_and_wait();
+  }) / side_by_side;
+  for (auto& t : th) t.join();
+  bp.ms_per_image.emplace_back(1, apart);
+  double batched = 0;
+  try {
+    cv::Mat batch = stack_blobs(std::vector<cv::Mat>(size_t(bp.max_batch), blob));
+    Engine& e = *pool[0];
+    e.set_threads(tp.threads_alone);
+    cv::Mat out;
+    batched = best_of_two([&] { out = e.forward(batch); }) / bp.max_batch;
+    if (out.dims < 1 || out.size[0] != bp.max_batch) throw std::runtime_error("its output is not a batch");
+    bp.ms_per_image.emplace_back(bp.max_batch, batched);
+  } catch (const std::exception& ex) {
+    bp.reason = fmt::format("the graph does not take a batch of {}: {}", bp.max_batch, ex.what());
+    if (bp.reason.size() > 300) bp.reason.resize(300);
+    return bp;
+  }
+  const std::string measured = fmt::format("measured {:.0f} ms per image in a batch of {} at {} thread{}, {:.0f} ms "
+                                           "in {} forward{} side by side",
+                                           batched, bp.max_batch, tp.threads_alone, tp.threads_alone == 1 ? "" : "s",
+                                           apart, side_by_side, side_by_side == 1 ? "" : "s");
+  // Forwards side by side also overlap one request's forward with another's
+  // pre- and postprocessing, which a batch does not: it must save a fifth.
+  bp.enabled = bp.mode == "on" || batched < apart * 0.8;
+  bp.reason = bp.mode == "on" ? "batching = on; " + measured
+                              : measured + (bp.enabled ? ": the batch is faster" : ": no gain, one image per forward");
+  return bp;
 }
 
 }  // namespace
@@ -242,8 +333,8 @@ std::shared_ptr<Model> Model::load(const ModelSpec& spec, const ThreadPlan& plan
       info.classes.resize(nc);
     }
 
-    m->pool_.push_back(std::move(first));
     if (!m->per_call_threads_ || !plan.elastic) tp.threads_alone = tp.threads_min = plan.engine_threads;
+    m->pool_.push_back(std::move(first));
     for (int i = 1; i < instances; ++i) {
       auto e = make();
       e->forward(blob);
@@ -256,13 +347,29 @@ std::shared_ptr<Model> Model::load(const ModelSpec& spec, const ThreadPlan& plan
       }
       m->pool_.push_back(std::move(e));
     }
+    info.batching = plan_batching(m->pool_, blob, spec, tp, plan.cores);
+    const auto& bp = info.batching;
+    if (bp.enabled) {
+      // Every other instance meets the batch shape now, not in a request.
+      cv::Mat batch = stack_blobs(std::vector<cv::Mat>(size_t(bp.max_batch), blob));
+      for (size_t i = 1; i < m->pool_.size(); ++i) {
+        m->pool_[i]->set_threads(tp.threads_alone);
+        m->pool_[i]->forward(batch);
+        m->pool_[i]->forward(batch);
+      }
+      Model* raw = m.get();
+      m->batcher_ = std::make_unique<Batcher>(
+          Batcher::Options{bp.max_batch, std::chrono::microseconds(bp.max_delay_us)},
+          [raw] { return raw->preparing_.load() > 0 || raw->waiting_.load() > 0; });
+    }
     info.state = "available";
     info.load_ms = ms_since(t0);
     info.loaded_at = iso_now();
     spdlog::info("inference: {} available: format={} engine={} precision={} family={} input={}x{} output=[{}] "
-                 "classes={} (names: {}), thread plan {}, in {:.0f} ms",
+                 "classes={} (names: {}), thread plan {}, batching {}, in {:.0f} ms",
                  info.name, info.format, info.engine, info.precision, info.family, info.input_width,
-                 info.input_height, fmt::join(info.output_shape, ","), nc, names_from, tp.describe(), info.load_ms);
+                 info.input_height, fmt::join(info.output_shape, ","), nc, names_from, tp.describe(),
+                 bp.describe(), info.load_ms);
   } catch (const std::exception& e) {
     m->pool_.clear();
     info.state = "unavailable";
@@ -290,6 +397,8 @@ void Model::bind_metrics() {
   compute_hist_ = &reg.histogram("osprey_inference_compute_duration_seconds",
                                  "Preprocess + forward + postprocess time of a request", l);
   depth_ = &reg.gauge("osprey_inference_queue_depth", "Requests waiting for an inference worker", l);
+  batch_hist_ = &reg.histogram("osprey_inference_batch_size", "Images per forward (dynamic batching)", l,
+                               {1, 2, 3, 4, 6, 8, 12, 16, 32, 64});
 }
 
 ModelInfo Model::info() const {
@@ -376,17 +485,35 @@ void Model::release(std::unique_ptr<Engine> e) {
   pool_cv_.notify_one();
 }
 
-cv::Mat Model::forward(const cv::Mat& blob, double* ms) {
+cv::Mat Model::forward(const cv::Mat& blob, double* ms, int* batch) {
+  const auto t0 = Clock::now();
+  if (!batcher_) {
+    cv::Mat out = forward_on_engine(blob);
+    *ms = ms_since(t0);
+    batch_hist_->observe(1);
+    if (batch) *batch = 1;
+    return out;
+  }
+  // The time reported is the wait for company plus the batch's forward.
+  auto r = batcher_->run(blob, [this](const cv::Mat& b) {
+    cv::Mat out = forward_on_engine(b);
+    batch_hist_->observe(b.size[0]);
+    return out;
+  });
+  *ms = ms_since(t0);
+  if (batch) *batch = r.batch;
+  return r.output;
+}
+
+cv::Mat Model::forward_on_engine(const cv::Mat& blob) {
   auto e = acquire();
   RunningForward running;  // see inference/threads.hpp
   if (per_call_threads_) {
     const auto& tp = info_.thread_plan;  // fixed once loaded
     e->set_threads(std::clamp(running.share(cores_), tp.threads_min, tp.threads_alone));
   }
-  auto t0 = Clock::now();
   try {
     cv::Mat out = e->forward(blob);
-    *ms = ms_since(t0);
     release(std::move(e));
     return out;
   } catch (...) {
@@ -396,6 +523,15 @@ cv::Mat Model::forward(const cv::Mat& blob, double* ms) {
 }
 
 DetectResult Model::detect(Ticket& t, const cv::Mat& image, const DetectOptions& opts) {
+  // Counted as on its way to a forward until it gets there (or fails), so
+  // that a forming batch waits for it (Batcher's more_coming).
+  struct Preparing {
+    std::atomic<int>& n;
+    bool on = true;
+    explicit Preparing(std::atomic<int>& c) : n(c) { n.fetch_add(1); }
+    void done() { if (on) { on = false; n.fetch_sub(1); } }
+    ~Preparing() { done(); }
+  } preparing(preparing_);
   t.started();
   DetectResult r;
   r.timings.queue_ms = ms_since(t.admitted());
@@ -417,7 +553,8 @@ DetectResult Model::detect(Ticket& t, const cv::Mat& image, const DetectOptions&
     cv::Mat blob = make_blob(bgr, info_.family, info_.input_width, info_.input_height, &lb);
     r.timings.preprocess_ms = ms_since(t0);
 
-    cv::Mat out = forward(blob, &r.timings.inference_ms);
+    preparing.done();
+    cv::Mat out = forward(blob, &r.timings.inference_ms, &r.timings.batch);
 
     t0 = Clock::now();
     DecodeParams p;

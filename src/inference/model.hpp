@@ -3,8 +3,9 @@
 // instances and its request accounting. Internal to the registry; the public
 // face is ModelRegistry.
 //
-// Life of a request:  admit (Ticket) -> worker thread: acquire an instance,
-// preprocess, forward, decode -> release -> Ticket destroyed. A Ticket counts
+// Life of a request:  admit (Ticket) -> worker thread: preprocess, forward
+// (acquire an instance, run, release; with batching, the forward may carry
+// the blobs of other requests too: batcher.hpp), decode -> Ticket destroyed. A Ticket counts
 // the request as in flight until it is destroyed, which is what unload waits
 // for; `waiting` (admitted, not yet started) is what max_queue bounds.
 
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "inference/batcher.hpp"
 #include "inference/detection.hpp"
 #include "inference/engine.hpp"
 #include "inference/model_info.hpp"
@@ -82,7 +84,10 @@ class Model : public std::enable_shared_from_this<Model> {
   Model() = default;
   std::unique_ptr<Engine> acquire();
   void release(std::unique_ptr<Engine> e);
-  cv::Mat forward(const cv::Mat& blob, double* ms);
+  // Through the batcher when batching is on. `batch` receives how many
+  // images the forward carried.
+  cv::Mat forward(const cv::Mat& blob, double* ms, int* batch = nullptr);
+  cv::Mat forward_on_engine(const cv::Mat& blob);
   void bind_metrics();
 
   mutable std::mutex mu_;  // info_.state, pool_
@@ -93,6 +98,8 @@ class Model : public std::enable_shared_from_this<Model> {
   std::condition_variable pool_cv_;
 
   std::atomic<int> waiting_{0}, inflight_{0};
+  std::atomic<int> preparing_{0};    // started, not yet at the forward
+  std::unique_ptr<Batcher> batcher_;  // null: batching off
   std::mutex idle_mu_;
   std::condition_variable idle_cv_;
 
@@ -100,6 +107,7 @@ class Model : public std::enable_shared_from_this<Model> {
   metrics::Counter* failure_ = nullptr;
   metrics::Histogram* queue_hist_ = nullptr;
   metrics::Histogram* compute_hist_ = nullptr;
+  metrics::Histogram* batch_hist_ = nullptr;
   metrics::Gauge* depth_ = nullptr;
 };
 

@@ -13,6 +13,14 @@ nlohmann::json ModelInfo::to_json() const {
                       {"threads_alone", thread_plan.threads_alone},
                       {"threads_min", thread_plan.threads_min},
                       {"forward_ms", ms}};
+  nlohmann::json per_image = nlohmann::json::object();
+  for (auto& [n, t] : batching.ms_per_image) per_image[std::to_string(n)] = std::round(t * 10) / 10;
+  nlohmann::json batch{{"mode", batching.mode},
+                       {"enabled", batching.enabled},
+                       {"max_batch", batching.max_batch},
+                       {"max_delay_us", batching.max_delay_us},
+                       {"reason", batching.reason},
+                       {"ms_per_image", per_image}};
   return nlohmann::json{{"name", name},
                         {"state", state},
                         {"format", format},
@@ -33,6 +41,7 @@ nlohmann::json ModelInfo::to_json() const {
                         {"output_shape", output_shape},
                         {"precision", precision},
                         {"thread_plan", plan},
+                        {"batching", batch},
                         {"rewrites", rewrites}};
 }
 
@@ -46,6 +55,12 @@ std::string ModelInfo::ThreadPlan::describe() const {
       s += fmt::format("{} {:.0f} ms at {}", i ? "," : "", forward_ms[i].second, forward_ms[i].first);
     s += ")";
   }
+  return s;
+}
+
+std::string ModelInfo::BatchPlan::describe() const {
+  std::string s = enabled ? fmt::format("on, up to {} within {} us", max_batch, max_delay_us) : "off";
+  if (!reason.empty()) s += " (" + reason + ")";
   return s;
 }
 

@@ -40,13 +40,29 @@ struct ModelInfo {
     std::string describe() const;  // "2 instances x 1-2 threads (forward 105 ms at 1, 61 ms at 2)"
   } thread_plan;
 
+  // Dynamic batching (inference/batcher.hpp). `mode` is what was asked
+  // ("auto", "on", "off"); `enabled` what runs. At load a batch of
+  // max_batch copies is timed against one-image forwards: ms_per_image
+  // {batch, ms} holds a batch's time per image and, under key 1, one
+  // image's time when as many forwards as fit on the cores run side by
+  // side, timed together. `reason` says why.
+  struct BatchPlan {
+    std::string mode = "off";
+    int max_batch = 1, max_delay_us = 0;
+    bool enabled = false;
+    std::string reason;
+    std::vector<std::pair<int, double>> ms_per_image;  // {batch, ms per image}
+    std::string describe() const;  // "on, up to 2 within 2000 us (measured: ...)"
+  } batching;
+
   // Load-time rewrites of the file for its engine, in words (empty: none).
   std::vector<std::string> rewrites;
 
   // {"name","state","format","engine","family","reason","path","input_width",
   //  "input_height","classes","load_ms","loaded_at","default_confidence",
   //  "default_iou","input_name","output_name","input_shape","output_shape","precision",
-  //  "thread_plan":{"instances","threads_alone","threads_min","forward_ms":{"1":ms,...}},"rewrites"}
+  //  "thread_plan":{"instances","threads_alone","threads_min","forward_ms":{"1":ms,...}},
+  //  "batching":{"mode","enabled","max_batch","max_delay_us","reason","ms_per_image":{"1":ms,"2":ms}},"rewrites"}
   nlohmann::json to_json() const;
 };
 

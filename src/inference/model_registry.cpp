@@ -50,19 +50,14 @@ ModelRegistry::ModelRegistry(config::InferenceConfig cfg) : cfg_(std::move(cfg))
   configure_engine_threads(engine_threads_);
   workers_ = std::make_unique<boost::asio::thread_pool>(workers_n_);
   cpu_ = std::make_unique<boost::asio::thread_pool>(std::max(1u, std::thread::hardware_concurrency()));
-  spdlog::info("inference: {} cores, {} worker threads; threads per forward: {}; max_queue {} per model, "
-               "no dynamic batching (traced graphs are fixed at batch 1)",
+  spdlog::info("inference: {} cores, {} worker threads; threads per forward: {}; max_queue {} per model; "
+               "dynamic batching up to {} within {} us where a model gains from it (measured at load)",
                plan_.cores, workers_n_,
                plan_.elastic ? fmt::format("OpenCV {}, libtorch the free cores' share ({} alone, if the model "
                                            "gains from it, else 1: measured at load)",
                                            engine_threads_, plan_.cores)
                              : std::to_string(engine_threads_),
-               cfg_.max_queue);
-  if (cfg_.max_batch > 1) {
-    spdlog::warn("inference: max_batch={} ignored: the TorchScript graphs are traced at batch 1 and OpenCV DNN "
-                 "gains nothing from batching on CPU",
-                 cfg_.max_batch);
-  }
+               cfg_.max_queue, std::min(cfg_.max_batch, workers_n_), cfg_.batch_delay_us);
 }
 
 ModelRegistry::~ModelRegistry() {
@@ -170,6 +165,10 @@ ModelInfo ModelRegistry::load(std::string_view name_sv, const nlohmann::json& ov
   std::shared_ptr<Model> m;
   try {
     ModelSpec spec = make_spec(dir, name, overrides, cfg_.precision);
+    // A batch gathers requests that sit on worker threads at the same time.
+    if (spec.max_batch == 0) spec.max_batch = cfg_.max_batch;
+    spec.max_batch = std::min(spec.max_batch, workers_n_);
+    spec.batch_delay_us = cfg_.batch_delay_us;
     spdlog::info("inference: loading {} ({} via {}, {})", name, spec.format, spec.engine, spec.model_path);
     m = Model::load(spec, plan_);
     if (m->available()) warm_workers(*m);

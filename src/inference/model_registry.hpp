@@ -12,6 +12,9 @@
 //   names_file = "coco.names"                       (default: coco.names, else
 //                                                    the names in the file)
 //   engine = "opencv"|"libtorch"                   (default: by format)
+//   precision = "fp32"|"bf16"|"auto"               (libtorch; default auto)
+//   batching = "auto"|"on"|"off", max_batch = N    (libtorch; default auto,
+//                                                    cfg.max_batch)
 //
 //   ModelRegistry reg(cfg.inference);
 //   reg.scan();                                     // startup: load every folder
@@ -27,9 +30,11 @@
 // forward gains too little from a second thread keeps 1). Every model holds
 // one engine instance per worker (an OpenCV Net is not thread-safe), and a
 // bounded count of waiting requests (cfg.max_queue; beyond it detect() throws
-// ApiError 503 code "queue_full"). No dynamic batching (cfg.max_batch is
-// ignored with a warning): the TorchScript files are traced at batch 1 with
-// fixed shapes, and OpenCV DNN gains nothing from it on CPU.
+// ApiError 503 code "queue_full"). Dynamic batching (batcher.hpp): a
+// TorchScript model runs the requests that are on workers at once as one
+// forward of up to min(cfg.max_batch, workers) images, where that measured
+// faster at load (ModelInfo::batching; model.toml `batching`, `max_batch`);
+// OpenCV models run one image per forward.
 // The process should call reexec_with_passive_openmp() (threads.hpp) first
 // thing in main(): libtorch's OpenMP threads otherwise spin between forwards.
 //

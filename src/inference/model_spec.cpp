@@ -72,6 +72,15 @@ void apply(const nlohmann::json& j, ModelSpec* s, const fs::path& dir) {
       auto p = need_string(v, key);
       if (p != "fp32" && p != "bf16" && p != "auto") throw SpecError(key, "'precision' must be fp32, bf16 or auto");
       if (s) s->precision = p;
+    } else if (key == "batching") {
+      auto b = need_string(v, key);
+      if (b != "auto" && b != "on" && b != "off") throw SpecError(key, "'batching' must be auto, on or off");
+      if (s) s->batching = b;
+    } else if (key == "max_batch") {
+      if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 64) {
+        throw SpecError(key, "'max_batch' must be an integer in [1, 64]");
+      }
+      if (s) s->max_batch = int(v.get<int64_t>());
     } else if (key == "names_file") {
       auto n = need_string(v, key);
       // A file inside the model folder only: no paths from outside input.
@@ -85,7 +94,8 @@ void apply(const nlohmann::json& j, ModelSpec* s, const fs::path& dir) {
       }
     } else {
       throw SpecError(key, "unknown model setting '" + key +
-                               "' (known: family, input_width, input_height, confidence, iou, names_file, engine, precision)");
+                               "' (known: family, input_width, input_height, confidence, iou, names_file, engine, precision, "
+                               "batching, max_batch)");
     }
   }
 }
@@ -214,6 +224,8 @@ ModelSpec make_spec(const fs::path& dir, const std::string& name, const nlohmann
   if (!settings.contains("precision") && s.engine == "libtorch") s.precision = precision;
   if (s.precision == "bf16" && s.engine != "libtorch")
     throw SpecError("precision", "precision bf16 needs the libtorch engine (a .torchscript model)");
+  if (s.batching == "on" && s.engine != "libtorch")
+    throw SpecError("batching", "batching on needs the libtorch engine (a .torchscript model)");
   if (s.names_file.empty() && fs::is_regular_file(dir / "coco.names")) s.names_file = (dir / "coco.names").string();
   return s;
 }

@@ -29,6 +29,13 @@ struct ModelSpec {
   // Arithmetic of the forward pass (libtorch only): "fp32", "bf16", or
   // "auto" (bf16 where the CPU has native bf16 instructions, else fp32).
   std::string precision = "auto";
+  // Dynamic batching (inference/batcher.hpp): "auto" batches where a batched
+  // forward measured at load beats forwards side by side, "on" always,
+  // "off" never. max_batch 0 = the server's inference.max_batch; the
+  // registry caps it by its worker count and sets batch_delay_us.
+  std::string batching = "auto";
+  int max_batch = 0;
+  int batch_delay_us = 2000;
 };
 
 // A setting with a bad value. `key` names the offending setting.

@@ -57,7 +57,9 @@ Stream::~Stream() { stop(); }
 void Stream::start(std::function<void(std::exception_ptr)> first_open) {
   first_open_ = std::move(first_open);
   reader_ = std::thread([this] { read_loop(); });
-  processor_ = std::thread([this] { process_loop(); });
+  const int n = std::clamp(spec_.in_flight, 1, kMaxInFlight);
+  processors_running_ = n;
+  for (int i = 0; i < n; ++i) processors_.emplace_back([this] { process_loop(); });
 }
 
 void Stream::stop() {
@@ -69,7 +71,8 @@ void Stream::stop() {
   }
   slot_cv_.notify_all();
   if (reader_.joinable()) reader_.join();
-  if (processor_.joinable()) processor_.join();
+  for (auto& t : processors_)
+    if (t.joinable()) t.join();
   {
     std::lock_guard lock(mu_);
     if (state_ != "error" && state_ != "ended") state_ = "stopped";
@@ -206,36 +209,31 @@ bool Stream::take_frame(Frame& out) {
   return true;
 }
 
-void Stream::process_loop() {
-  Clock::time_point last{}, next_due{}, key_checked = Clock::now();
-  Frame f;
+bool Stream::next_frame(Frame& f, std::uint64_t& seq) {
+  std::lock_guard take(take_mu_);
   for (;;) {
-    if (deps_.key_active && !spec_.key_id.empty() && Clock::now() - key_checked > std::chrono::seconds(5)) {
-      key_checked = Clock::now();
+    if (deps_.key_active && !spec_.key_id.empty() && Clock::now() - key_checked_ > std::chrono::seconds(5)) {
+      key_checked_ = Clock::now();
       if (!deps_.key_active(spec_.key_id)) {
         set_error("key_revoked", "the API key that created this stream was revoked");
         set_state("error");
         std::lock_guard lock(slot_mu_);
         stop_ = true;  // the reader ends too
         slot_cv_.notify_all();
-        break;
+        return false;
       }
     }
-    if (spec_.max_fps > 0 && next_due != Clock::time_point{}) {
-      auto wait = std::chrono::duration_cast<milliseconds>(next_due - Clock::now());
-      if (wait.count() > 0 && !pause(wait)) break;
+    if (spec_.max_fps > 0 && next_due_ != Clock::time_point{}) {
+      auto wait = std::chrono::duration_cast<milliseconds>(next_due_ - Clock::now());
+      if (wait.count() > 0 && !pause(wait)) return false;
     }
     if (!take_frame(f)) {
-      bool done;
-      {
-        std::lock_guard lock(slot_mu_);
-        done = source_done_ || stop_;
-      }
-      if (done) break;
+      std::lock_guard lock(slot_mu_);
+      if (source_done_ || stop_) return false;
       continue;
     }
-    if (spec_.max_fps > 0) next_due = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                                         std::chrono::duration<double>(1.0 / spec_.max_fps));
+    if (spec_.max_fps > 0) next_due_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                          std::chrono::duration<double>(1.0 / spec_.max_fps));
     // The key's images-per-minute limit holds for stream frames as for uploads.
     if (deps_.limiter && !spec_.key_id.empty() && (spec_.limits.ipm > 0 || spec_.limits.usd_per_month > 0)) {
       access::Admission a;
@@ -244,7 +242,7 @@ void Stream::process_loop() {
       } catch (const std::exception& e) {
         set_error("limiter_unavailable", e.what());
         ++throttled_;
-        if (!pause(milliseconds(1000))) break;
+        if (!pause(milliseconds(1000))) return false;
         continue;
       }
       if (!a.allowed) {
@@ -252,33 +250,69 @@ void Stream::process_loop() {
         set_state("throttled");
         auto secs = access::retry_after_seconds(a.denied_by, wall_ms());
         // Sleep in short slices: stop() and the turn of the minute both end it.
-        if (!pause(milliseconds(std::min<std::int64_t>(secs * 1000, 1000)))) break;
+        if (!pause(milliseconds(std::min<std::int64_t>(secs * 1000, 1000)))) return false;
         continue;
       }
       if (state() == "throttled") set_state("running");
     }
-    try {
-      process(f);
-    } catch (const ApiError& e) {
-      // The model was unloaded or its queue is full: skip the frame, say why.
-      set_error(e.code().empty() ? "model_error" : e.code(), e.what());
-      if (e.status() == 404 || e.status() == 503) {
-        if (!pause(milliseconds(500))) break;
-      }
-    } catch (const std::exception& e) {
-      set_error("processing_error", e.what());
-      spdlog::error("stream {}: frame {}: {}", id_, f.index, e.what());
-    }
-    smooth_rate(fps_processed_, last, Clock::now());
+    seq = next_seq_++;
+    return true;
   }
+}
+
+void Stream::process_loop() {
+  Frame f;
+  std::uint64_t seq = 0;
+  while (next_frame(f, seq)) {
+    // Detection runs beside the other processing threads' (each on its own
+    // inference worker); only the publishing is in order.
+    std::optional<inference::DetectResult> res;
+    std::exception_ptr err;
+    try {
+      res = deps_.registry->detect_sync(spec_.model, f.bgr, detect_options_);
+    } catch (...) {
+      err = std::current_exception();
+    }
+    publish_in_order(seq, f, res ? &*res : nullptr, err);
+    if (err) {
+      try {
+        std::rethrow_exception(err);
+      } catch (const ApiError& e) {
+        // The model was unloaded or its queue is full: wait before the next frame.
+        if ((e.status() == 404 || e.status() == 503) && !pause(milliseconds(500))) break;
+      } catch (...) {
+      }
+    }
+  }
+  // The last processing thread out ends the stream's outputs.
+  if (processors_running_.fetch_sub(1) != 1) return;
   if (opened_) meter_.finish(wall_ms());  // a stream that never opened was never one
   // Subscribers hear the end now, not when the stream is deleted.
   events_.close();
   mjpeg_.close();
 }
 
-void Stream::process(Frame& f) {
-  auto res = deps_.registry->detect_sync(spec_.model, f.bgr, detect_options_);
+void Stream::publish_in_order(std::uint64_t seq, Frame& f, const inference::DetectResult* res,
+                              std::exception_ptr err) {
+  std::unique_lock lock(order_mu_);
+  // Every earlier frame's thread publishes (or records its error) without
+  // waiting for anything else, so this wait ends.
+  order_cv_.wait(lock, [&] { return published_seq_ == seq; });
+  try {
+    if (err) std::rethrow_exception(err);
+    publish(f, *res);
+  } catch (const ApiError& e) {
+    set_error(e.code().empty() ? "model_error" : e.code(), e.what());
+  } catch (const std::exception& e) {
+    set_error("processing_error", e.what());
+    spdlog::error("stream {}: frame {}: {}", id_, f.index, e.what());
+  }
+  smooth_rate(fps_processed_, last_published_, Clock::now());
+  ++published_seq_;
+  order_cv_.notify_all();
+}
+
+void Stream::publish(Frame& f, const inference::DetectResult& res) {
   auto tracked = tracker_->update(res.detections);
   counter_->update(tracked);
 
@@ -310,8 +344,8 @@ void Stream::process(Frame& f) {
     std::lock_guard lock(mu_);
     counts_ = std::move(counts);
   }
+  ++processed_;  // before the event: a client that saw N events reads at least N processed
   events_.publish(std::make_shared<const std::string>(ev.dump()));
-  ++processed_;
   meter_.add_images(1, wall_ms());
   latency_.observe(latency_ms / 1000.0);
   std::lock_guard lock(mu_);
@@ -346,6 +380,7 @@ nlohmann::json Stream::to_json() const {
       {"reconnects", reconnects_.load()},
       {"subscribers", {{"events", events_.subscribers()}, {"mjpeg", mjpeg_.subscribers()}}},
       {"max_fps", spec_.max_fps},
+      {"in_flight", spec_.in_flight},
   };
   if (!error_kind_.empty())
     j["last_error"] = {{"kind", error_kind_}, {"message", error_message_}, {"at", error_at_ms_ / 1000}};

@@ -11,11 +11,14 @@
 //   s->start([](std::exception_ptr first_open) { ... });  // told once: opened, or why not
 //   auto sub = s->events().subscribe(ctx.executor);       // see feed.hpp
 //   s->to_json();                                         // GET /v1/streams/{id}
-//   s->stop();                                            // joins both threads
+//   s->stop();                                            // joins its threads
 //
 // Latency stays bounded: when the model is slower than the source, a frame
 // that waits in the slot is replaced by the next one (counted as dropped),
-// so the frame processed is always the newest. A stream's latency is
+// so the frame processed is always the newest. With in_flight N, N
+// processing threads each take the newest frame and detect at once (on
+// different inference workers); their results are tracked and published in
+// frame order, so events never go back in time. A stream's latency is
 // measured from the moment its frame's packet arrived to the moment its
 // event is published.
 //
@@ -69,12 +72,15 @@ class Ledger;
 
 namespace osprey::video {
 
+inline constexpr int kMaxInFlight = 4;
+
 struct StreamSpec {
   std::string source;          // URL or local path, as validated by StreamService
   std::string display_source;  // the same without credentials
   bool local_file = false;     // a path, not a URL: it ends rather than reconnects
   std::string model;
   double max_fps = 0;  // processed frames per second at most; 0 = as many as the model keeps up with
+  int in_flight = 1;   // frames in detection at once (1..kMaxInFlight); the API picks a default per model
   inference::DetectOptions options;  // as the client asked
   float confidence = 0.25f;          // the confidence in effect (the request's, else the model's default)
   std::vector<Line> lines;
@@ -121,11 +127,16 @@ class Stream {
  private:
   void read_loop();
   void process_loop();
+  // The next frame to detect, with its place in the publishing order, or
+  // false when this processing thread should end. One thread at a time.
+  bool next_frame(Frame& out, std::uint64_t& seq);
   bool take_frame(Frame& out);
   void end_source();  // the reader is done for good
   // Calls start()'s callback once (reader thread); later calls do nothing.
   void report_first_open(std::exception_ptr e);
-  void process(Frame& f);
+  // Tracks and publishes frame `seq` once every earlier one has been.
+  void publish_in_order(std::uint64_t seq, Frame& f, const inference::DetectResult* res, std::exception_ptr err);
+  void publish(Frame& f, const inference::DetectResult& res);
   void set_state(const char* s);
   void set_error(const std::string& kind, const std::string& message);
   // Sleeps up to `d`, waking early on stop; false when stopping.
@@ -138,7 +149,8 @@ class Stream {
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> opened_{false};  // the source opened at least once
-  std::thread reader_, processor_;
+  std::thread reader_;
+  std::vector<std::thread> processors_;
   std::function<void(std::exception_ptr)> first_open_;
 
   // The slot: the newest decoded frame not yet taken by the processor.
@@ -164,7 +176,19 @@ class Stream {
   std::atomic<double> fps_in_{0}, fps_processed_{0};  // exponentially smoothed
   metrics::Histogram latency_{{0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5}};
 
-  // Processor thread only.
+  // Taking frames (next_frame), one processing thread at a time.
+  std::mutex take_mu_;
+  std::uint64_t next_seq_ = 0;
+  std::chrono::steady_clock::time_point next_due_{}, key_checked_{};
+
+  // Publishing in frame order.
+  std::mutex order_mu_;
+  std::condition_variable order_cv_;
+  std::uint64_t published_seq_ = 0;  // the next seq to publish
+  std::chrono::steady_clock::time_point last_published_{};
+  std::atomic<int> processors_running_{0};
+
+  // Under order_mu_ (one publisher at a time).
   std::unique_ptr<ByteTracker> tracker_;
   inference::DetectOptions detect_options_;  // spec_.options at the tracker's low threshold
   std::unique_ptr<Counter> counter_;

@@ -191,6 +191,51 @@ TEST_F(StreamsE2E, FileStreamTracksTheDogOverSseAndShowsMjpeg) {
   EXPECT_GT(stream_images, 0) << usage.dump();
 }
 
+// Two frames in detection at once (one per inference worker): the events
+// still come in frame order and the tracker still sees one dog.
+TEST_F(StreamsE2E, TwoFramesInFlightArePublishedInOrder) {
+  auto video = make_video(videos_, "pair.avi", "dog.jpg", 4, 10);
+  HttpClient c("127.0.0.1", srv_->port());
+  c.set_timeout(30s);
+  auto created =
+      c.post("/v1/streams", json{{"source", video}, {"loop", true}, {"classes", "dog"}, {"in_flight", 2}}.dump(),
+             bearer(kAdmin));
+  ASSERT_EQ(created.status, 201) << created.body;
+  std::string id = json::parse(created.body)["id"];
+  SseReader sse(srv_->port(), "/v1/streams/" + id + "/events", kAdmin);
+  auto first = sse.next(10s);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->first, "stream");
+  std::set<int> track_ids;
+  std::int64_t last_frame = -1;
+  int with_dog = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto ev = sse.next(60s);
+    ASSERT_TRUE(ev) << "no event " << i;
+    const auto& e = ev->second;
+    EXPECT_GT(e["frame"].get<std::int64_t>(), last_frame) << "events went back in time";
+    last_frame = e["frame"];
+    for (const auto& d : e["detections"]) {
+      track_ids.insert(d["track_id"].get<int>());
+      ++with_dog;
+    }
+  }
+  EXPECT_GE(with_dog, 9);
+  EXPECT_EQ(track_ids.size(), 1u) << "the dog changed track id";
+  auto got = json::parse(c.get("/v1/streams/" + id, bearer(kAdmin)).body);
+  EXPECT_EQ(got["in_flight"], 2);
+  EXPECT_GE(got["frames"]["processed"].get<int>(), 10);
+  EXPECT_EQ(c.request("DELETE", "/v1/streams/" + id, "", bearer(kAdmin)).status, 200);
+  // The outputs end when the stream is deleted: every processing thread left.
+  bool ended = false;
+  for (int i = 0; i < 50 && !ended; ++i) {
+    auto ev = sse.next(30s);
+    if (!ev) break;
+    ended = ev->first == "end";
+  }
+  EXPECT_TRUE(ended);
+}
+
 TEST_F(StreamsE2E, BadSourcesAreRefusedWithClearErrors) {
   HttpClient c("127.0.0.1", srv_->port());
   c.set_timeout(30s);
@@ -228,6 +273,8 @@ TEST_F(StreamsE2E, BadSourcesAreRefusedWithClearErrors) {
   EXPECT_EQ(post({{"source", "http://127.0.0.1:1/"}, {"fps", -1}}).status, 400);
   EXPECT_EQ(post({{"source", "http://127.0.0.1:1/"}, {"model", "nope"}}).status, 404);
   EXPECT_EQ(post({{"source", "http://127.0.0.1:1/"}, {"lines", "x"}}).status, 400);
+  for (json bad : {json(0), json(5), json(1.5), json("2")})
+    EXPECT_EQ(post({{"source", "http://127.0.0.1:1/"}, {"in_flight", bad}}).status, 400) << bad;
   EXPECT_EQ(c.post("/v1/streams", "{not json", bearer(kAdmin)).status, 400);
   // Nothing was left behind, and the server is fine.
   EXPECT_EQ(json::parse(c.get("/v1/streams", bearer(kAdmin)).body)["data"].size(), 0u);
